@@ -1,0 +1,46 @@
+# The two commands a fresh machine needs: `make demo` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-all lint train-default ship-default bench bench-speed clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+## Scan the shipped demo inputs with the embedded default model; writes demo-results.jsonl + demo-report.html
+demo: install
+	$(BIN)/fakelens scan demo/ --out demo-results.jsonl --report demo-report.html
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+
+## Lint, then the fast test suite (slow tests: make test-all)
+test: lint
+	$(BIN)/pytest -q
+
+test-all: install
+	$(BIN)/pytest -q -m ""
+
+## Retrain the embedded default model from scratch by its recipe (needs ../shared/data), then ship it
+train-default: install
+	$(BIN)/fakelens train configs/sbi-default.yaml
+	$(MAKE) ship-default
+
+ship-default: install
+	$(BIN)/python scripts/ship_model.py runs/sbi-default/model src/fakelens/weights/sbi-effnet-lite0-ffhq
+
+## Accuracy figures of the default model (needs ../shared/data) and scan speed against a baseline
+bench: install
+	$(BIN)/python benchmarks/bench_accuracy.py
+	$(BIN)/python benchmarks/bench_speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache demo-results.jsonl demo-report.html

@@ -1,0 +1,1 @@
+"""Datasets: deterministic splits, cached real faces, and on-the-fly training forgeries."""

@@ -1,0 +1,81 @@
+"""Real faces prepared once for training: aligned crop (through the same ``FacePipeline`` as scan)
+and 68 landmarks on the crop, kept in one ``.npz`` per (file list, face config) so repeated runs and
+resumes skip detection."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.progress import track
+
+from fakelens.errors import FakelensError
+from fakelens.faces.landmarks import landmarks68
+from fakelens.faces.pipeline import FaceConfig, FacePipeline
+from fakelens.media import load_image
+
+
+@dataclass
+class FaceSet:
+    crops: np.ndarray  # (N, S, S, 3) uint8
+    landmarks: np.ndarray  # (N, 68, 2) float32
+    paths: list[str]
+    skipped: list[tuple[str, str]]  # (path, reason): no face or unreadable, reported not dropped
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
+def _cache_key(paths: list[Path], face: FaceConfig) -> str:
+    blob = json.dumps({"paths": [str(p) for p in paths], "face": face.to_dict()}, sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def build_faceset(paths: list[Path], face: FaceConfig, cache_dir: str | Path | None = None) -> FaceSet:
+    """Largest face of each image, aligned, with landmarks; cached by content of the request."""
+    paths = [Path(p) for p in paths]
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / f"faces-{_cache_key(paths, face)}.npz"
+        if cache.is_file():
+            z = np.load(cache, allow_pickle=False)
+            skipped = [tuple(s.split("\t", 1)) for s in z["skipped"].tolist()]
+            return FaceSet(z["crops"], z["landmarks"], z["paths"].tolist(), skipped)
+    pipe = FacePipeline(face)
+    crops, lms, kept, skipped = [], [], [], []
+    for p in track(paths, description="detecting faces"):
+        try:
+            image = load_image(p)
+        except FakelensError as err:
+            skipped.append((str(p), err.reason))
+            continue
+        faces = pipe.extract(image)
+        if not faces:
+            skipped.append((str(p), "no face found"))
+            continue
+        crop = faces[0].crop
+        crops.append(crop)
+        lms.append(landmarks68(crop, face.crop))
+        kept.append(str(p))
+    size = face.crop.size
+    fs = FaceSet(
+        np.stack(crops) if crops else np.zeros((0, size, size, 3), np.uint8),
+        np.stack(lms).astype(np.float32) if lms else np.zeros((0, 68, 2), np.float32),
+        kept,
+        skipped,
+    )
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(
+            tmp,
+            crops=fs.crops,
+            landmarks=fs.landmarks,
+            paths=np.array(kept, dtype=str),
+            skipped=np.array([f"{a}\t{b}" for a, b in skipped], dtype=str),
+        )
+        tmp.replace(cache)
+    return fs

@@ -1,0 +1,258 @@
+"""Probe and sample videos with PyAV, by real timestamps, tolerating broken files.
+
+Timestamps come from a demux-only pass (cheap: no decoding), so variable-frame-rate clips are
+sampled evenly in *time*, and frame indices are positions in presentation order. A second pass
+decodes and converts to RGB only the chosen frames. Truncated or corrupt tails end the video
+early instead of failing it: whatever decoded before the damage is still returned.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import statistics
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from fakelens.errors import MediaError
+
+_AV_ERRORS = (av.FFmpegError, OSError)
+_MAX_BAD_PACKETS = 25  # consecutive undecodable packets before we give up on the rest
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: ``index`` in presentation order, ``time_s`` from the first frame."""
+
+    index: int
+    time_s: float
+    image: np.ndarray  # HxWx3 uint8 RGB
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a demux-only pass learns; ``width``/``height`` are coded sizes (before rotation)."""
+
+    frames: int
+    duration_s: float
+    fps: float
+    width: int
+    height: int
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class _Scan:
+    pts: list[int]  # sorted presentation timestamps, one per frame
+    time_base: Fraction
+    frame_dur: int  # typical frame duration in time_base units (0 if unknown)
+    info: VideoInfo
+
+
+def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
+    """Count frames and measure duration from packet timestamps, without decoding."""
+    return _scan(path).info
+
+
+def sample_frames(
+    path: str | os.PathLike[str],
+    num_frames: int | None = 16,
+    every: int | None = None,
+    max_side: int | None = None,
+) -> Iterator[Frame]:
+    """Yield ``num_frames`` frames evenly spaced in time, or every ``every``-th frame.
+
+    ``every`` takes precedence when given (``num_frames`` keeps its default otherwise). Frames
+    come in increasing index order; a video with fewer frames than asked yields all of them.
+    The file is probed now (so a missing or non-video file raises here); decoding is lazy.
+    ``max_side`` downscales frames whose longer side exceeds it, keeping the aspect ratio.
+    """
+    if every is not None:
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}")
+    elif num_frames is None:
+        raise ValueError("give num_frames or every")
+    elif num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+    if max_side is not None and max_side < 1:
+        raise ValueError(f"max_side must be >= 1, got {max_side}")
+    scan = _scan(path)
+    n = len(scan.pts)
+    if every is not None:
+        wanted = list(range(0, n, every))
+    else:
+        assert num_frames is not None
+        wanted = _uniform_indices(scan.pts, scan.frame_dur, num_frames)
+    return _decode_selected(path, scan, wanted, max_side)
+
+
+def _uniform_indices(pts: Sequence[int], frame_dur: int, count: int) -> list[int]:
+    """Frames nearest to t_i = start + (i + 0.5) * duration / count; exact maths, ties go earlier."""
+    if len(pts) <= count:
+        return list(range(len(pts)))
+    duration = pts[-1] - pts[0] + frame_dur
+    chosen: list[int] = []
+    for i in range(count):
+        target = pts[0] + Fraction((2 * i + 1) * duration, 2 * count)
+        j = bisect.bisect_left(pts, target)
+        if j == len(pts) or (j > 0 and target - pts[j - 1] <= pts[j] - target):
+            j -= 1
+        if not chosen or chosen[-1] != j:
+            chosen.append(j)
+    return chosen
+
+
+def _open(path: str | os.PathLike[str]) -> av.container.InputContainer:
+    p = Path(path)
+    if not p.exists():
+        raise MediaError("no such file", path)
+    if p.is_dir():
+        raise MediaError("is a directory", path)
+    if p.stat().st_size == 0:
+        raise MediaError("empty file", path)
+    try:
+        return av.open(str(p), mode="r", metadata_errors="ignore")
+    except av.InvalidDataError:
+        raise MediaError("not a recognised image or video format", path) from None
+    except _AV_ERRORS as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise MediaError(f"cannot open video ({reason})", path) from None
+
+
+def _video_stream(container: av.container.InputContainer, path: str | os.PathLike[str]) -> av.VideoStream:
+    if not container.streams.video:
+        raise MediaError("no video stream (is it an audio file?)", path)
+    return container.streams.video[0]
+
+
+def _scan(path: str | os.PathLike[str]) -> _Scan:
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        pts: list[int] = []
+        dts: list[int] = []
+        truncated = False
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0 or packet.is_discard:  # flush packets / edit-list cuts
+                    continue
+                if packet.pts is not None:
+                    pts.append(packet.pts)
+                elif packet.dts is not None:
+                    dts.append(packet.dts)
+        except _AV_ERRORS:
+            truncated = True
+        stamps = sorted(set(pts)) if pts else sorted(set(dts))  # raw streams may carry dts only
+        if not stamps:
+            raise MediaError("video stream has no readable frames (corrupt or empty?)", path)
+        tb = stream.time_base or Fraction(1, 1000)
+        diffs = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+        if diffs:
+            frame_dur = int(statistics.median(diffs))
+        elif stream.average_rate:
+            frame_dur = int(round(1 / (stream.average_rate * tb)))
+        else:
+            frame_dur = 0
+        duration_s = float((stamps[-1] - stamps[0] + frame_dur) * tb)
+        n = len(stamps)
+        fps = n / duration_s if duration_s > 0 else float(stream.average_rate or 0)
+        truncated = truncated or _looks_cut(container, stream, n, duration_s, float(frame_dur * tb))
+        info = VideoInfo(n, duration_s, fps, stream.width, stream.height, truncated)
+        return _Scan(stamps, tb, frame_dur, info)
+
+
+def _looks_cut(
+    container: av.container.InputContainer, stream: av.VideoStream, n: int, duration_s: float, frame_s: float
+) -> bool:
+    """A demuxer often hits a cut file as a plain EOF: compare with what the header promised."""
+    if stream.frames and n < stream.frames:
+        return True
+    expected = None
+    if stream.duration and stream.time_base:
+        expected = float(stream.duration * stream.time_base)
+    elif container.duration and len(container.streams) == 1:  # other streams may run longer
+        expected = container.duration / av.time_base
+    return expected is not None and expected - duration_s > max(2 * frame_s, 0.05 * expected)
+
+
+def _decode_selected(
+    path: str | os.PathLike[str], scan: _Scan, wanted: list[int], max_side: int | None
+) -> Iterator[Frame]:
+    if not wanted:
+        return
+    todo = set(wanted)
+    last_wanted = max(wanted)
+    index_of = {p: i for i, p in enumerate(scan.pts)}
+    fallback_dt = 1.0 / scan.info.fps if scan.info.fps > 0 else 0.0
+    yielded = 0
+    with _open(path) as container:
+        stream = _video_stream(container, path)
+        stream.thread_type = "AUTO"
+        next_index = 0
+        decoded = _decode_all(container, stream)
+        for frame in decoded:
+            index = index_of.get(frame.pts, next_index) if frame.pts is not None else next_index
+            next_index = index + 1
+            if index not in todo:
+                if index > last_wanted:
+                    break
+                continue
+            todo.discard(index)
+            if frame.pts is not None:
+                time_s = float((frame.pts - scan.pts[0]) * scan.time_base)
+            else:
+                time_s = index * fallback_dt
+            yield Frame(index, time_s, _to_rgb(frame, max_side))
+            yielded += 1
+            if not todo:
+                break
+        decoded.close()
+    if yielded == 0:
+        raise MediaError("could not decode any frame (corrupt video data)", path)
+
+
+def _decode_all(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[av.VideoFrame]:
+    """Decoded frames in presentation order; stops quietly at a corrupt or missing tail."""
+    packets = container.demux(stream)
+    bad = 0
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return  # demux ends with empty packets that already flushed the decoder
+        except _AV_ERRORS:
+            break
+        try:
+            frames = packet.decode()
+        except _AV_ERRORS:  # a damaged packet (e.g. the partial last one): skip it
+            bad += 1
+            if bad >= _MAX_BAD_PACKETS:
+                break
+            continue
+        bad = 0
+        yield from frames
+    try:  # demuxing failed: flush what the decoder still holds
+        frames = stream.codec_context.decode(None)
+    except _AV_ERRORS:
+        return
+    yield from frames
+
+
+def _to_rgb(frame: av.VideoFrame, max_side: int | None) -> np.ndarray:
+    """Convert one frame to RGB, downscaling in swscale (faster than resizing after) and rotating."""
+    width, height = frame.width, frame.height
+    if max_side is not None and max(width, height) > max_side:
+        scale = max_side / max(width, height)
+        width, height = max(1, round(width * scale)), max(1, round(height * scale))
+        rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
+    else:
+        rgb = frame.to_ndarray(format="rgb24")
+    rotation = getattr(frame, "rotation", 0) or 0  # display matrix, degrees counter-clockwise
+    quarter_turns = round(rotation / 90) % 4
+    if quarter_turns:
+        rgb = np.rot90(rgb, k=quarter_turns)
+    return np.ascontiguousarray(rgb, dtype=np.uint8)

@@ -1,0 +1,1 @@
+"""Training recipes (``fakelens train CONFIG``)."""

@@ -1,0 +1,91 @@
+"""Training configuration: YAML validated by pydantic; the resolved config is written next to the
+outputs of every run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fakelens.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSection(_Strict):
+    architecture: str = "sbi-effnet-lite0"
+    pretrained: bool = True
+    input_size: int = Field(128, ge=32, le=1024)
+    drop_rate: float = Field(0.2, ge=0, lt=1)
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)  # Lite0's ImageNet weights expect [-1, 1]
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+
+
+class DataSection(_Strict):
+    real_dirs: list[Path]
+    val_fraction: float = Field(0.1, gt=0, lt=1)
+    test_fraction: float = Field(0.2, ge=0, lt=1)  # held out for benchmarks, never read by training
+    split_salt: str = "fakelens"
+    limit: int | None = Field(None, ge=4)  # use only the first N training faces (smoke runs)
+    cache_dir: Path | None = Path(".cache/fakelens")
+
+
+class TrainSection(_Strict):
+    epochs: int = Field(30, ge=1)
+    pairs_per_batch: int = Field(16, ge=1)  # a batch holds this many reals and as many fakes
+    lr: float = Field(5e-4, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    patience: int = Field(5, ge=1)  # epochs without validation improvement before stopping
+    seed: int = 0
+    num_workers: int = Field(1, ge=0)
+    threads: int = Field(2, ge=1)
+    max_minutes: float | None = Field(None, gt=0)  # stop after the epoch that crosses this
+
+
+class TrainConfig(_Strict):
+    name: str = "sbi-effnet-lite0"
+    out_dir: Path = Path("runs/sbi")
+    model: ModelSection = ModelSection()
+    data: DataSection
+    train: TrainSection = TrainSection()
+    face: dict = Field(default_factory=dict)  # FaceConfig fields; empty = the defaults
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: dict | None = None) -> TrainConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError("no such file", path)
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"not valid YAML ({str(err).splitlines()[0]})", path) from None
+        if not isinstance(raw, dict):
+            raise ConfigError("the top level must be a mapping", path)
+        for key, value in (overrides or {}).items():  # dotted keys: train.epochs=3
+            node = raw
+            *parents, leaf = key.split(".")
+            for p in parents:
+                node = node.setdefault(p, {})
+            node[leaf] = value
+        base = path.parent
+        try:
+            cfg = cls.model_validate(raw)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise ConfigError(
+                f"{where}: {first['msg']} ({len(err.errors())} error(s) in all)", path
+            ) from None
+        # relative data paths are relative to the config file, like a Makefile's
+        cfg.data.real_dirs = [p if p.is_absolute() else (base / p) for p in cfg.data.real_dirs]
+        if not cfg.out_dir.is_absolute() and "out_dir" not in (overrides or {}):
+            cfg.out_dir = base / cfg.out_dir
+        if cfg.data.cache_dir is not None and not cfg.data.cache_dir.is_absolute():
+            cfg.data.cache_dir = base / cfg.data.cache_dir
+        return cfg
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,228 @@
+"""``fakelens train``: real faces in, SBI fakes made on the fly, validation on SBI fakes of held-out
+*real* faces (never a test set), early stopping, resume, seeded; checkpoints are safetensors + JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader
+
+from fakelens import __version__
+from fakelens.data.facecache import build_faceset
+from fakelens.data.sbi_dataset import SBIPairs, collate_pairs
+from fakelens.data.splits import split_files
+from fakelens.errors import ConfigError
+from fakelens.evaluate.metrics import binary_metrics
+from fakelens.faces.pipeline import FaceConfig
+from fakelens.media.kinds import IMAGE_EXTENSIONS
+from fakelens.models.checkpoint import load_weights, save_checkpoint
+from fakelens.models.detector import Preprocess
+from fakelens.models.registry import create_model
+from fakelens.train.config import TrainConfig
+
+console = Console(stderr=True)
+
+
+def list_images(dirs: list[Path]) -> list[Path]:
+    files = []
+    for d in dirs:
+        if not Path(d).is_dir():
+            raise ConfigError(f"data.real_dirs: '{d}' is not a folder")
+        files += [p for p in Path(d).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS]
+    if not files:
+        raise ConfigError(f"data.real_dirs: no images found in {', '.join(map(str, dirs))}")
+    return sorted(files)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _save_opt(path: Path, opt: torch.optim.Optimizer) -> None:
+    flat = {}
+    for idx, st in opt.state_dict()["state"].items():
+        for k, v in st.items():
+            flat[f"{idx}.{k}"] = torch.as_tensor(v).contiguous()
+    save_file(flat, str(path))
+
+
+def _load_opt(path: Path, opt: torch.optim.Optimizer) -> None:
+    flat = load_file(str(path))
+    state: dict[int, dict] = {}
+    for key, v in flat.items():
+        idx, k = key.split(".", 1)
+        state.setdefault(int(idx), {})[k] = v
+    sd = opt.state_dict()
+    sd["state"] = state
+    opt.load_state_dict(sd)
+
+
+@torch.inference_mode()
+def _validate(model, x_val: torch.Tensor, y_val: torch.Tensor, batch: int = 64) -> dict:
+    model.eval()
+    logits = torch.cat([model(x_val[i : i + batch]) for i in range(0, len(x_val), batch)])
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y_val).item()
+    scores = torch.sigmoid(logits).numpy()
+    m = binary_metrics(y_val.numpy().astype(int), scores, threshold=0.5)
+    return {
+        "loss": loss,
+        "auc": m["auc"],
+        "eer": m["eer"],
+        "eer_threshold": m["eer_threshold"],
+        "acc": m["acc"],
+    }
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> Path:
+    """Run the recipe; returns the folder of the best checkpoint (``<out_dir>/model``)."""
+    t_start = time.time()
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(cfg.to_yaml())
+    seed_everything(cfg.train.seed)
+    torch.set_num_threads(cfg.train.threads)
+
+    face = FaceConfig.from_dict(cfg.face)
+    splits = split_files(
+        list_images(cfg.data.real_dirs), cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_salt
+    )
+    if cfg.data.limit:
+        splits["train"] = splits["train"][: cfg.data.limit]
+        splits["val"] = splits["val"][: max(cfg.data.limit // 4, 2)]
+    (out / "splits.json").write_text(
+        json.dumps({k: [str(p) for p in v] for k, v in splits.items()}, indent=1)
+    )
+    train_faces = build_faceset(splits["train"], face, cfg.data.cache_dir)
+    val_faces = build_faceset(splits["val"], face, cfg.data.cache_dir)
+    for name, fs in (("train", train_faces), ("val", val_faces)):
+        for path, reason in fs.skipped:
+            console.print(f"[yellow]skipped[/] {name} '{path}': {reason}")
+        if len(fs) < 2:
+            raise ConfigError(f"data: only {len(fs)} usable {name} faces (need at least 2)")
+
+    pre = Preprocess(cfg.model.input_size, tuple(cfg.model.mean), tuple(cfg.model.std))
+    model_kwargs = {"drop_rate": cfg.model.drop_rate}
+    model = create_model(cfg.model.architecture, pretrained=cfg.model.pretrained, **model_kwargs)
+    model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+
+    train_set = SBIPairs(train_faces, pre, seed=cfg.train.seed, augment=True)
+    val_pairs = SBIPairs(val_faces, pre, seed=cfg.train.seed + 10_007, augment=False)
+    x_val, y_val = collate_pairs([val_pairs[i] for i in range(len(val_pairs))])
+
+    steps_per_epoch = math.ceil(len(train_set) / cfg.train.pairs_per_batch)
+    total_steps = steps_per_epoch * cfg.train.epochs
+    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": -1, "history": [], "seconds": 0.0}
+    last = out / "last"
+    if resume and (last / "state.json").is_file():
+        state = json.loads((last / "state.json").read_text())
+        load_weights(last, model)
+        _load_opt(last / "optimizer.safetensors", opt)
+        console.print(f"resuming after epoch {state['epoch']} (best val loss {state['best_loss']:.4f})")
+
+    def lr_at(step: int) -> float:  # linear warm-up for one epoch, then cosine decay
+        if step < steps_per_epoch:
+            return cfg.train.lr * (step + 1) / steps_per_epoch
+        return cfg.train.lr * 0.5 * (1 + math.cos(math.pi * step / max(total_steps, 1)))
+
+    ckpt_config = {
+        "name": cfg.name,
+        "architecture": cfg.model.architecture,
+        "model_kwargs": model_kwargs,
+        "preprocess": {"input_size": pre.input_size, "mean": list(pre.mean), "std": list(pre.std)},
+        "face": face.to_dict(),
+        "fakelens_version": __version__,
+    }
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    epoch_start_time = time.time() - state["seconds"]
+    with progress:
+        for epoch in range(state["epoch"], cfg.train.epochs):
+            train_set.set_epoch(epoch)
+            g = torch.Generator().manual_seed(cfg.train.seed * 1000 + epoch)
+            loader = DataLoader(
+                train_set,
+                batch_size=cfg.train.pairs_per_batch,
+                shuffle=True,
+                generator=g,
+                num_workers=cfg.train.num_workers,
+                collate_fn=collate_pairs,
+                drop_last=False,
+                persistent_workers=False,
+            )
+            task = progress.add_task(f"epoch {epoch + 1}/{cfg.train.epochs}", total=len(loader), info="")
+            model.train()
+            losses = []
+            for i, (x, y) in enumerate(loader):
+                for group in opt.param_groups:
+                    group["lr"] = lr_at(epoch * steps_per_epoch + i)
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+                progress.update(task, advance=1, info=f"loss {np.mean(losses[-20:]):.4f}")
+            val = _validate(model, x_val, y_val)
+            state["seconds"] = time.time() - epoch_start_time
+            record = {
+                "epoch": epoch + 1,
+                "train_loss": float(np.mean(losses)),
+                "val": val,
+                "seconds": round(state["seconds"], 1),
+            }
+            state["history"].append(record)
+            with open(out / "metrics.jsonl", "a") as fh:
+                fh.write(json.dumps(record) + "\n")
+            progress.update(
+                task,
+                info=f"loss {record['train_loss']:.4f} | val loss {val['loss']:.4f} auc {val['auc']:.4f}",
+            )
+            improved = val["loss"] < state["best_loss"]
+            if improved:
+                state["best_loss"], state["best_epoch"] = val["loss"], epoch + 1
+                best_cfg = dict(ckpt_config)
+                best_cfg["threshold"] = 0.5
+                best_cfg["metrics"] = {"val_sbi_frame_level": val}
+                best_cfg["training"] = {
+                    "recipe": json.loads(json.dumps(cfg.model_dump(mode="json"))),
+                    "train_faces": len(train_faces),
+                    "val_faces": len(val_faces),
+                    "skipped": len(train_faces.skipped) + len(val_faces.skipped),
+                    "best_epoch": epoch + 1,
+                    "seconds": round(state["seconds"], 1),
+                    "selection": "lowest validation loss on SBI fakes of held-out real faces",
+                }
+                save_checkpoint(out / "model", model, best_cfg)
+            state["epoch"] = epoch + 1
+            save_checkpoint(last, model, ckpt_config)
+            _save_opt(last / "optimizer.safetensors", opt)
+            (last / "state.json").write_text(json.dumps(state))
+            if epoch + 1 - state["best_epoch"] >= cfg.train.patience:
+                console.print(f"early stop: no validation improvement for {cfg.train.patience} epochs")
+                break
+            if cfg.train.max_minutes and state["seconds"] > cfg.train.max_minutes * 60:
+                console.print(f"time budget of {cfg.train.max_minutes} min reached")
+                break
+    console.print(
+        f"best epoch {state['best_epoch']} (val loss {state['best_loss']:.4f}); "
+        f"{time.time() - t_start:.0f} s in all; checkpoint: {out / 'model'}"
+    )
+    return out / "model"

@@ -1,0 +1,45 @@
+"""Shared fixtures: demo inputs shipped in the repo, and ../shared/data when it is present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "demo"
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def demo_dir() -> Path:
+    return DEMO
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    from fakelens.media import load_image
+
+    return load_image(DEMO / "astronaut.png")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED / "ffhq-real").is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def default_detector():
+    from fakelens.models.detector import load_detector
+
+    return load_detector()
+
+
+@pytest.fixture(scope="session")
+def face_pipeline():
+    from fakelens.faces import FacePipeline
+
+    return FacePipeline()

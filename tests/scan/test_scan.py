@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fakelens.records import FaceRecord, FileRecord, from_json, to_json
+from fakelens.scan import Scanner, ScanOptions, scan_paths, trimmed_mean
+from fakelens.scan.output import done_files
+
+
+def read_jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_one_record_per_file_for_a_mixed_folder(tmp_path, mixed_folder, tiny_detector):
+    out = tmp_path / "results.jsonl"
+    records = scan_paths([mixed_folder], out, model=tiny_detector, progress=False)
+    by_name = {r.file.split("/")[-1]: r for r in records}
+    assert sorted(by_name) == [
+        "broken.png",
+        "clip.mp4",
+        "corrupt.mp4",
+        "photo-sbi.png",
+        "photo.png",
+        "wall.jpg",
+    ]
+    assert by_name["broken.png"].verdict == "error" and "broken.png" in by_name["broken.png"].error
+    assert by_name["corrupt.mp4"].verdict == "error" and "\n" not in by_name["corrupt.mp4"].error
+    assert by_name["wall.jpg"].verdict == "no_face" and by_name["wall.jpg"].faceless_frames == 1
+    assert by_name["wall.jpg"].score is None
+    clip = by_name["clip.mp4"]
+    assert clip.kind == "video" and clip.frames == 32 and clip.faces == clip.frames - clip.faceless_frames
+    assert by_name["photo.png"].verdict in ("real", "fake") and by_name["photo.png"].faces == 1
+    lines = read_jsonl(out)
+    file_lines = [x for x in lines if x["type"] == "file"]
+    face_lines = [x for x in lines if x["type"] == "face"]
+    assert len(file_lines) == 6
+    assert {"file", "frame", "time_s", "face", "box", "score"} <= set(face_lines[0])
+    assert {"file", "verdict", "score", "faces", "frames", "error"} <= set(file_lines[0])
+    clip_faces = [x for x in face_lines if x["file"].endswith("clip.mp4")]
+    times = [x["time_s"] for x in clip_faces]
+    assert times == sorted(times) and times[-1] > 2.0  # frames spread over the whole 3 s clip
+
+
+def test_file_scores_follow_the_documented_rule(tmp_path, mixed_folder, tiny_detector):
+    out = tmp_path / "r.jsonl"
+    scan_paths(
+        [mixed_folder / "clip.mp4", mixed_folder / "photo.png"], out, model=tiny_detector, progress=False
+    )
+    lines = read_jsonl(out)
+    faces = [x for x in lines if x["type"] == "face" and x["file"].endswith("clip.mp4")]
+    per_frame = {}
+    for f in faces:
+        per_frame[f["frame"]] = max(per_frame.get(f["frame"], 0), f["score"])
+    clip = next(x for x in lines if x["type"] == "file" and x["file"].endswith("clip.mp4"))
+    assert clip["score"] == pytest.approx(trimmed_mean(np.array(list(per_frame.values())), 0.2), abs=1e-5)
+    photo = next(x for x in lines if x["type"] == "file" and x["file"].endswith("photo.png"))
+    photo_faces = [x["score"] for x in lines if x["type"] == "face" and x["file"].endswith("photo.png")]
+    assert photo["score"] == pytest.approx(max(photo_faces), abs=1e-6)
+    assert (photo["verdict"] == "fake") == (photo["score"] >= 0.5)
+
+
+def test_resume_skips_done_files_and_repairs_a_torn_line(tmp_path, mixed_folder, tiny_detector):
+    out = tmp_path / "results.jsonl"
+    scan_paths([mixed_folder / "photo.png"], out, model=tiny_detector, progress=False)
+    with out.open("a") as fh:
+        fh.write('{"type": "face", "file": "half-writ')  # an interrupted write
+    assert done_files(out) == {str(mixed_folder / "photo.png")}
+    records = scan_paths([mixed_folder], out, model=tiny_detector, resume=True, progress=False)
+    assert len(records) == 5 and str(mixed_folder / "photo.png") not in {r.file for r in records}
+    lines = read_jsonl(out)  # every line parses again
+    assert sum(x["type"] == "file" for x in lines) == 6
+
+
+def test_missing_path_is_an_error_record(tmp_path, tiny_detector):
+    records = scan_paths([tmp_path / "nowhere.jpg"], None, model=tiny_detector, progress=False)
+    assert records[0].verdict == "error" and "no such file" in records[0].error
+
+
+def test_every_kth_frame(mixed_folder, tiny_detector):
+    result = Scanner(tiny_detector, ScanOptions(every=25)).scan_file(mixed_folder / "clip.mp4")
+    assert result.record.frames == 3  # 75 frames: 0, 25, 50
+    assert sorted({f.frame for f in result.faces}) <= [0, 25, 50]
+
+
+def test_trimmed_mean_ignores_outliers():
+    assert trimmed_mean(np.array([0.1] * 8 + [1.0, 1.0]), 0.2) == pytest.approx(0.1)
+    assert trimmed_mean(np.array([0.3]), 0.2) == pytest.approx(0.3)
+    assert trimmed_mean(np.array([0.2, 0.4]), 0.2) == pytest.approx(0.3)
+
+
+def test_records_round_trip():
+    face = FaceRecord("a.mp4", 3, 0.12, 0, (1, 2, 3, 4), 0.25)
+    file = FileRecord("a.mp4", "video", "real", 0.25, 1, 32, 31, None, "m", 0.5, "rule", 1.5)
+    for rec in (face, file):
+        assert from_json(to_json(rec)) == rec
+
+
+def test_report_shows_verdicts_crops_and_heat_maps(tmp_path, mixed_folder, tiny_detector):
+    report = tmp_path / "report.html"
+    scan_paths([mixed_folder], tmp_path / "r.jsonl", model=tiny_detector, report=report, progress=False)
+    page = report.read_text()
+    for name in ("photo.png", "clip.mp4", "broken.png", "wall.jpg"):
+        assert name in page
+    assert page.count("data:image/jpeg;base64") >= 6  # frames, crops and heat maps are inlined
+    assert "where the evidence is" in page
+    assert 'src="http' not in page and "<link" not in page and "<script" not in page  # no CDN, works offline
+
+
+def test_shipped_model_tells_the_demo_forgery_from_the_real_photo(tmp_path, demo_dir, default_detector):
+    records = scan_paths(
+        [demo_dir / "astronaut.png", demo_dir / "astronaut-sbi.png"],
+        None,
+        model=default_detector,
+        progress=False,
+    )
+    real, fake = records
+    assert fake.score > real.score

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from fakelens.data.facecache import build_faceset
+from fakelens.data.sbi_dataset import SBIPairs
+from fakelens.data.splits import split_files, split_of
+from fakelens.errors import ConfigError
+from fakelens.faces import FaceConfig
+from fakelens.models.detector import Preprocess, load_detector
+from fakelens.train.config import TrainConfig
+from fakelens.train.loop import train
+
+
+@pytest.fixture(scope="module")
+def real_dir(tmp_path_factory, astronaut):
+    """Twelve 'real' photos: the astronaut shifted, scaled and flipped (one identity is enough
+    to exercise the recipe), plus one faceless image that must be reported, not dropped."""
+    d = tmp_path_factory.mktemp("reals")
+    h, w = astronaut.shape[:2]
+    for i in range(12):
+        s = 0.6 + 0.03 * i
+        m = np.array([[s, 0, 20 * (i % 4)], [0, s, 10 * (i % 3)]], dtype=np.float32)
+        img = cv2.warpAffine(astronaut, m, (int(w * 0.8), int(h * 0.8)), borderMode=cv2.BORDER_REFLECT)
+        if i % 2:
+            img = img[:, ::-1]
+        cv2.imwrite(str(d / f"face_{i:02d}.png"), np.ascontiguousarray(img[..., ::-1]))
+    cv2.imwrite(str(d / "blank.png"), np.full((200, 200, 3), 127, np.uint8))
+    return d
+
+
+def write_config(tmp_path, real_dir, **train_overrides):
+    cfg = {
+        "name": "tiny-test",
+        "out_dir": str(tmp_path / "run"),
+        "model": {"architecture": "tiny-cnn", "pretrained": False, "input_size": 64, "drop_rate": 0.0},
+        "data": {
+            "real_dirs": [str(real_dir)],
+            "val_fraction": 0.3,
+            "test_fraction": 0.0,
+            "cache_dir": str(tmp_path / "cache"),
+        },
+        "train": {
+            "epochs": 2,
+            "pairs_per_batch": 4,
+            "lr": 0.003,
+            "patience": 5,
+            "num_workers": 0,
+            **train_overrides,
+        },
+        "face": {"crop": {"size": 96}},
+    }
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_splits_are_stable_and_disjoint(tmp_path):
+    names = [tmp_path / f"img_{i}.png" for i in range(300)]
+    s = split_files(names, val=0.1, test=0.2)
+    assert sum(len(v) for v in s.values()) == 300
+    assert 30 < len(s["test"]) < 90 and 10 < len(s["val"]) < 50
+    # adding files never moves an existing file to another split
+    s2 = split_files(names + [tmp_path / "new.png"], val=0.1, test=0.2)
+    assert set(s["test"]) <= set(s2["test"]) and set(s["train"]) <= set(s2["train"])
+    assert split_of("img_3.png") == split_of("img_3.png")
+
+
+def test_train_writes_checkpoint_config_and_metrics_then_resumes(tmp_path, real_dir):
+    recipe = write_config(tmp_path, real_dir)
+    cfg = TrainConfig.from_yaml(recipe)
+    folder = train(cfg)
+    run = tmp_path / "run"
+    assert (run / "config.yaml").is_file() and (run / "splits.json").is_file()
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2]
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["architecture"] == "tiny-cnn" and meta["face"]["crop"]["size"] == 96
+    assert meta["training"]["skipped"] == 1  # the faceless image is counted
+    det = load_detector(folder)
+    assert det.face == FaceConfig.from_dict(meta["face"])  # scan will crop exactly as training did
+    # resume: continue to epoch 3 from last/, keeping the history
+    cfg3 = TrainConfig.from_yaml(recipe, {"train.epochs": 3})
+    train(cfg3, resume=True)
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+
+
+def test_training_is_seeded(tmp_path, real_dir):
+    losses = []
+    for run in ("a", "b"):
+        recipe = write_config(tmp_path / run, real_dir, epochs=1)
+        train(TrainConfig.from_yaml(recipe))
+        losses.append(json.loads((tmp_path / run / "run" / "metrics.jsonl").read_text())["train_loss"])
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+
+
+def test_sbi_pairs_are_deterministic_per_epoch(real_dir, tmp_path):
+    faces = build_faceset(sorted(real_dir.glob("face_*.png"))[:3], FaceConfig(), tmp_path)
+    ds = SBIPairs(faces, Preprocess(64), seed=1)
+    x1, y1 = ds[0]
+    x2, _ = ds[0]
+    assert x1.shape == (2, 3, 64, 64) and y1.tolist() == [0.0, 1.0]
+    assert np.array_equal(x1.numpy(), x2.numpy())
+    ds.set_epoch(1)
+    assert not np.array_equal(ds[0][0].numpy(), x1.numpy())
+
+
+def test_config_errors_are_one_line(tmp_path, real_dir):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: {real_dirs: [x]}\ntrain: {epochs: 0}\n")
+    with pytest.raises(ConfigError, match=r"train\.epochs") as err:
+        TrainConfig.from_yaml(bad)
+    assert "\n" not in str(err.value)
+    bad.write_text("data: {real_dirs: [x]}\nmodel: {colour: red}\n")
+    with pytest.raises(ConfigError, match="model.colour"):
+        TrainConfig.from_yaml(bad)
+    with pytest.raises(ConfigError, match="no such file"):
+        TrainConfig.from_yaml(tmp_path / "none.yaml")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    recipe = write_config(tmp_path, empty)
+    with pytest.raises(ConfigError, match="no images found"):
+        train(TrainConfig.from_yaml(recipe))

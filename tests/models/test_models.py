@@ -102,3 +102,17 @@ def test_detector_batches_do_not_change_scores():
     crops = [np.random.default_rng(i).integers(0, 255, (80, 80, 3), dtype=np.uint8) for i in range(5)]
     one_by_one = np.concatenate([det.predict_proba([c]) for c in crops])
     assert np.allclose(det.predict_proba(crops), one_by_one, atol=1e-5)
+
+
+def test_pretrained_from_a_local_file_uses_timms_loader(tmp_path):
+    """The hub path (pretrained=True) needs internet; the same timm loader takes a local file."""
+    import timm
+    from safetensors.torch import save_file
+
+    torch.manual_seed(1)
+    donor = timm.create_model("efficientnet_b0", num_classes=1000)
+    save_file({k: v.contiguous() for k, v in donor.state_dict().items()}, str(tmp_path / "b0.safetensors"))
+    model = create_model("effnet-b0", pretrained=str(tmp_path / "b0.safetensors"))
+    assert torch.equal(model.backbone.conv_stem.weight, donor.conv_stem.weight)
+    with pytest.raises(FileNotFoundError):
+        create_model("effnet-b0", pretrained=str(tmp_path / "missing.safetensors"))

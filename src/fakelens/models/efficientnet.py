@@ -8,6 +8,8 @@ paper's (and DeepfakeBench's) backbone for users with a GPU and internet.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -36,10 +38,18 @@ class ForgeryClassifier(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-def _timm_classifier(arch: str, pretrained: bool, drop_rate: float = 0.2) -> ForgeryClassifier:
+def _timm_classifier(arch: str, pretrained: bool | str, drop_rate: float = 0.2) -> ForgeryClassifier:
+    """``pretrained``: False (random), True (timm's hub: needs internet), or a local weights file
+    (``.safetensors``/``.pth`` in timm's naming) for machines without internet."""
     import timm
 
-    backbone = timm.create_model(arch, pretrained=pretrained, num_classes=0, global_pool="")
+    kwargs = {}
+    if isinstance(pretrained, str | Path):
+        if not Path(pretrained).is_file():
+            raise FileNotFoundError(f"pretrained weights file '{pretrained}' does not exist")
+        kwargs["pretrained_cfg_overlay"] = {"file": str(pretrained)}
+        pretrained = True
+    backbone = timm.create_model(arch, pretrained=pretrained, num_classes=0, global_pool="", **kwargs)
     return ForgeryClassifier(backbone, backbone.num_features, drop_rate)
 
 
@@ -78,11 +88,11 @@ def sbi_effnet_lite0(pretrained: bool = False, drop_rate: float = 0.2) -> Forger
     return model
 
 
-def effnet_b0(pretrained: bool = False, drop_rate: float = 0.2) -> ForgeryClassifier:
+def effnet_b0(pretrained: bool | str = False, drop_rate: float = 0.2) -> ForgeryClassifier:
     return _timm_classifier("efficientnet_b0", pretrained, drop_rate)
 
 
-def effnet_b4(pretrained: bool = False, drop_rate: float = 0.2) -> ForgeryClassifier:
+def effnet_b4(pretrained: bool | str = False, drop_rate: float = 0.2) -> ForgeryClassifier:
     return _timm_classifier("efficientnet_b4", pretrained, drop_rate)
 
 

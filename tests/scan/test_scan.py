@@ -65,13 +65,18 @@ def test_file_scores_follow_the_documented_rule(tmp_path, mixed_folder, tiny_det
 def test_resume_skips_done_files_and_repairs_a_torn_line(tmp_path, mixed_folder, tiny_detector):
     out = tmp_path / "results.jsonl"
     scan_paths([mixed_folder / "photo.png"], out, model=tiny_detector, progress=False)
-    with out.open("a") as fh:
-        fh.write('{"type": "face", "file": "half-writ')  # an interrupted write
+    with out.open("a") as fh:  # an interrupted scan of clip.mp4: one face line, then a torn line
+        fh.write(json.dumps({"type": "face", "file": str(mixed_folder / "clip.mp4"), "frame": -1}) + "\n")
+        fh.write('{"type": "face", "file": "half-writ')
     assert done_files(out) == {str(mixed_folder / "photo.png")}
     records = scan_paths([mixed_folder], out, model=tiny_detector, resume=True, progress=False)
     assert len(records) == 5 and str(mixed_folder / "photo.png") not in {r.file for r in records}
     lines = read_jsonl(out)  # every line parses again
     assert sum(x["type"] == "file" for x in lines) == 6
+    clip_frame0 = [
+        x for x in lines if x["type"] == "face" and x["file"].endswith("clip.mp4") and x["frame"] == 0
+    ]
+    assert len(clip_frame0) <= 1  # the interrupted file's partial records were dropped, not duplicated
 
 
 def test_missing_path_is_an_error_record(tmp_path, tiny_detector):

@@ -128,3 +128,19 @@ def test_config_errors_are_one_line(tmp_path, real_dir):
     recipe = write_config(tmp_path, empty)
     with pytest.raises(ConfigError, match="no images found"):
         train(TrainConfig.from_yaml(recipe))
+
+
+def test_resume_continues_exactly_where_an_interrupted_run_stopped(tmp_path, real_dir):
+    from safetensors.torch import load_file
+
+    straight = write_config(tmp_path / "straight", real_dir, epochs=2)
+    train(TrainConfig.from_yaml(straight))
+    # the same recipe, cut after its first epoch by the time budget, then resumed
+    cut = write_config(tmp_path / "cut", real_dir, epochs=2, max_minutes=1e-6)
+    train(TrainConfig.from_yaml(cut))
+    assert len((tmp_path / "cut" / "run" / "metrics.jsonl").read_text().splitlines()) == 1
+    resumed = write_config(tmp_path / "cut", real_dir, epochs=2)
+    train(TrainConfig.from_yaml(resumed), resume=True)
+    a = load_file(str(tmp_path / "straight" / "run" / "last" / "weights.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "run" / "last" / "weights.safetensors"))
+    assert all(np.allclose(a[k].numpy(), b[k].numpy(), atol=1e-6) for k in a)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from rich.progress import track
 
+from fakelens import __version__
 from fakelens.errors import FakelensError
 from fakelens.faces.landmarks import landmarks68
 from fakelens.faces.pipeline import FaceConfig, FacePipeline
@@ -30,7 +31,10 @@ class FaceSet:
 
 
 def _cache_key(paths: list[Path], face: FaceConfig) -> str:
-    blob = json.dumps({"paths": [str(p) for p in paths], "face": face.to_dict()}, sort_keys=True)
+    """Changes with the files (name, size, mtime), the face config and the fakelens version, so a
+    changed image or face pipeline never reuses stale crops."""
+    stats = [(str(p), *((p.stat().st_size, p.stat().st_mtime_ns) if p.exists() else (0, 0))) for p in paths]
+    blob = json.dumps({"files": stats, "face": face.to_dict(), "version": __version__}, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
@@ -48,17 +52,20 @@ def build_faceset(paths: list[Path], face: FaceConfig, cache_dir: str | Path | N
     crops, lms, kept, skipped = [], [], [], []
     for p in track(paths, description="detecting faces"):
         try:
-            image = load_image(p)
+            faces = pipe.extract(load_image(p))
+            if not faces:
+                skipped.append((str(p), "no face found"))
+                continue
+            crop = faces[0].crop
+            lm = landmarks68(crop, face.crop)
         except FakelensError as err:
             skipped.append((str(p), err.reason))
             continue
-        faces = pipe.extract(image)
-        if not faces:
-            skipped.append((str(p), "no face found"))
+        except Exception as err:  # noqa: BLE001 - one odd image must not lose the whole cache
+            skipped.append((str(p), f"unexpected {type(err).__name__}: {err}"))
             continue
-        crop = faces[0].crop
         crops.append(crop)
-        lms.append(landmarks68(crop, face.crop))
+        lms.append(lm)
         kept.append(str(p))
     size = face.crop.size
     fs = FaceSet(

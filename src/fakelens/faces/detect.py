@@ -81,7 +81,9 @@ class YuNetDetector:
         scale = min(1.0, self.max_side / max(h, w))
         small = image
         if scale < 1.0:
-            small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+            small = cv2.resize(
+                image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+            )
         sh, sw = small.shape[:2]
         # YuNet wants BGR; pad tiny images so the network's strides fit.
         bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)

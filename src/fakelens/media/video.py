@@ -242,16 +242,31 @@ def _decode_all(container: av.container.InputContainer, stream: av.VideoStream) 
     yield from frames
 
 
+_REFORMATTER = None
+
+
 def _to_rgb(frame: av.VideoFrame, max_side: int | None) -> np.ndarray:
-    """Convert one frame to RGB, downscaling in swscale (faster than resizing after) and rotating."""
+    """Convert one frame to RGB, downscaling in swscale (faster than resizing after) and rotating.
+
+    The frame's own colour range is passed on: PyAV otherwise assumes limited range, which would
+    stretch the contrast of full-range clips (phone and screen recordings).
+    """
+    global _REFORMATTER
+    if _REFORMATTER is None:
+        _REFORMATTER = av.video.reformatter.VideoReformatter()
     width, height = frame.width, frame.height
     if max_side is not None and max(width, height) > max_side:
         scale = max_side / max(width, height)
         width, height = max(1, round(width * scale)), max(1, round(height * scale))
-        rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
-    else:
-        rgb = frame.to_ndarray(format="rgb24")
-    rotation = getattr(frame, "rotation", 0) or 0  # display matrix, degrees counter-clockwise
+    src_range = frame.color_range or None  # 0 = unspecified
+    rgb = _REFORMATTER.reformat(
+        frame, width=width, height=height, format="rgb24", interpolation="AREA", src_color_range=src_range
+    ).to_ndarray()
+    return _apply_rotation(rgb, getattr(frame, "rotation", 0) or 0)
+
+
+def _apply_rotation(rgb: np.ndarray, rotation: float) -> np.ndarray:
+    """Rotate by the display matrix's angle (degrees counter-clockwise, multiples of 90)."""
     quarter_turns = round(rotation / 90) % 4
     if quarter_turns:
         rgb = np.rot90(rgb, k=quarter_turns)

@@ -46,7 +46,10 @@ def load_weights(folder: str | Path, model: torch.nn.Module) -> torch.nn.Module:
     path = Path(folder) / WEIGHTS
     if not path.is_file():
         raise FakelensError(f"missing {WEIGHTS}", folder)
-    state = load_file(str(path))
+    try:
+        state = load_file(str(path))
+    except Exception as err:  # noqa: BLE001 - safetensors raises its own error type
+        raise FakelensError(f"{WEIGHTS} is not a readable safetensors file ({err})", folder) from None
     own = model.state_dict()
     missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
     if missing or unexpected:

@@ -86,14 +86,21 @@ def load_detector(model: str | Path | None = None) -> Detector:
             verb="cannot load model",
         )
     cfg = read_config(folder)
-    net = create_model(cfg["architecture"], pretrained=False, **cfg.get("model_kwargs", {}))
+    try:
+        net = create_model(cfg["architecture"], pretrained=False, **cfg.get("model_kwargs", {}))
+        pre = Preprocess(**cfg["preprocess"])
+        face = FaceConfig.from_dict(cfg["face"])
+        threshold = float(cfg.get("threshold", 0.5))
+    except KeyError as err:
+        raise FakelensError(f"config.json lacks the key {err}", folder, verb="cannot load model") from None
+    except (TypeError, ValueError) as err:
+        raise FakelensError(f"config.json: {err}", folder, verb="cannot load model") from None
     load_weights(folder, net)
-    pre = Preprocess(**cfg["preprocess"])
     return Detector(
         model=net,
         preprocess=pre,
-        face=FaceConfig.from_dict(cfg["face"]),
-        threshold=float(cfg.get("threshold", 0.5)),
+        face=face,
+        threshold=threshold,
         name=cfg.get("name", folder.name),
         config=cfg,
     )

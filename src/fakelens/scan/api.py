@@ -1,4 +1,4 @@
-"""The Python API behind ``fakelens scan`` (the CLI and the HTTP server are thin layers over it)."""
+"""The Python API behind ``fakelens scan``; the CLI is a thin layer over it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fakelens.media import iter_media
 from fakelens.models.detector import Detector, load_detector
 from fakelens.records import FileRecord
 from fakelens.scan.output import JsonlWriter, done_files
-from fakelens.scan.scanner import FileResult, Scanner, ScanOptions
+from fakelens.scan.scanner import Scanner, ScanOptions
 
 
 def scan_paths(
@@ -37,18 +37,22 @@ def scan_paths(
         options = ScanOptions(options.num_frames, options.every, options.trim, keep_evidence=3)
     scanner = Scanner(detector, options)
     files = list(iter_media(paths))
+    writer = JsonlWriter(out, append=resume) if out is not None else None  # repairs before reading
     skip = done_files(out) if (out is not None and resume) else set()
     todo = [f for f in files if str(f) not in skip]
     console = console or Console(stderr=True)
-    writer = JsonlWriter(out, append=resume) if out is not None else None
     records: list[FileRecord] = []
-    kept: list[FileResult] = []
+    sections: list[tuple[FileRecord, str]] = []
+    if report is not None:
+        from fakelens.scan.report import render_section, write_report
+
+        write_report([], report, detector)  # fails now, not after hours, if the path is unusable
     bar = Progress(
         TextColumn("[bold]scanning"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("{task.fields[current]}"),
+        TextColumn("{task.fields[current]}", markup=False),
         console=console,
         disable=not progress,
         transient=True,
@@ -63,13 +67,11 @@ def scan_paths(
                     writer.write(result)
                 records.append(result.record)
                 if report is not None:
-                    kept.append(result)
+                    sections.append((result.record, render_section(result, detector)))
                 bar.advance(task)
     finally:
         if writer is not None:
             writer.close()
     if report is not None:
-        from fakelens.scan.report import write_report
-
-        write_report(kept, report, detector)
+        write_report(sections, report, detector)
     return records

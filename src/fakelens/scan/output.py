@@ -27,22 +27,38 @@ def done_files(jsonl: str | Path) -> set[str]:
     return done
 
 
+def repair(jsonl: str | Path) -> None:
+    """Cut everything after the last complete file record: a torn line and the face records of a
+    file whose scan was interrupted (it will be scanned again, so they would be duplicated)."""
+    path = Path(jsonl)
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    keep = pos = 0
+    for line in data.splitlines(keepends=True):
+        pos += len(line)
+        if not line.endswith(b"\n"):
+            break
+        try:
+            rec = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if isinstance(rec, dict) and rec.get("type") == "file":
+            keep = pos
+    if keep != len(data):
+        path.write_bytes(data[:keep])
+
+
 class JsonlWriter:
     """Appends a file's face records then its file record, and flushes: a crash loses at most
-    the file being scanned, never one already reported."""
+    the file being scanned, never one already reported. ``append=True`` repairs the file first."""
 
     def __init__(self, path: str | Path, append: bool):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if append and self.path.is_file():
-            self._repair_tail()
+        if append:
+            repair(self.path)
         self._fh = self.path.open("a" if append else "w", encoding="utf-8")
-
-    def _repair_tail(self) -> None:
-        """Cut a torn last line so appended records start on a line of their own."""
-        data = self.path.read_bytes()
-        if data and not data.endswith(b"\n"):
-            self.path.write_bytes(data[: data.rfind(b"\n") + 1])
 
     def write(self, result: FileResult) -> None:
         lines = [to_json(r) for r in result.faces] + [to_json(result.record)]

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from fakelens.models.detector import Detector
+from fakelens.records import FileRecord
 from fakelens.scan.explain import grad_cam, overlay
 from fakelens.scan.scanner import FileResult
 
@@ -34,7 +35,9 @@ def _img(arr: np.ndarray, width: int | None = None) -> str:
     return f'<img src="data:image/jpeg;base64,{base64.b64encode(buf.tobytes()).decode()}"{w} alt="">'
 
 
-def _file_section(result: FileResult, detector: Detector | None) -> str:
+def render_section(result: FileResult, detector: Detector | None) -> str:
+    """One file's HTML (verdict, crops, heat maps); rendered as each file finishes so a long batch
+    keeps only HTML text in memory, not images."""
     r = result.record
     colour = _COLOURS.get(r.verdict, "#333")
     score = "" if r.score is None else f" &middot; score <b>{r.score:.3f}</b>"
@@ -65,23 +68,25 @@ def _file_section(result: FileResult, detector: Detector | None) -> str:
     return "\n".join(parts)
 
 
-def write_report(results: list[FileResult], out: str | Path, detector: Detector | None = None) -> Path:
-    """Write the report; files are listed most-suspicious first, errors last."""
+def write_report(
+    sections: list[tuple[FileRecord, str]], out: str | Path, detector: Detector | None = None
+) -> Path:
+    """Write the report from (record, rendered section) pairs; most suspicious first, errors last."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     order = {"fake": 0, "real": 1, "no_face": 2, "error": 3}
-    results = sorted(results, key=lambda x: (order.get(x.record.verdict, 9), -(x.record.score or 0)))
-    counts = Counter(x.record.verdict for x in results)
+    sections = sorted(sections, key=lambda x: (order.get(x[0].verdict, 9), -(x[0].score or 0)))
+    counts = Counter(rec.verdict for rec, _ in sections)
     model = html.escape(detector.name) if detector else "?"
     threshold = f"{detector.threshold:.3f}" if detector else "?"
     summary = " &middot; ".join(f"{k}: {counts.get(k, 0)}" for k in ("fake", "real", "no_face", "error"))
-    body = "\n".join(_file_section(x, detector) for x in results)
+    body = "\n".join(html_text for _, html_text in sections)
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>fakelens report</title>"
         f"<style>{_CSS}</style></head><body><h1>fakelens report</h1>"
-        f"<div class='meta'>model <b>{model}</b> &middot; threshold {threshold} &middot; {len(results)} file(s): "
+        f"<div class='meta'>model <b>{model}</b> &middot; threshold {threshold} &middot; {len(sections)} file(s): "
         f"{summary}<br>A score is p(fake). Heat maps (Grad-CAM) show which parts of a face pushed the score "
         f"up; they explain the model, not the forgery.</div>{body}</body></html>"
     )
-    out.write_text(page, encoding="utf-8")
+    out.write_text(page, encoding="utf-8", errors="backslashreplace")
     return out

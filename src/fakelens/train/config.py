@@ -79,6 +79,12 @@ class TrainConfig(_Strict):
             raise ConfigError(
                 f"{where}: {first['msg']} ({len(err.errors())} error(s) in all)", path
             ) from None
+        try:
+            from fakelens.faces.pipeline import FaceConfig
+
+            FaceConfig.from_dict(cfg.face)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"face: {err}", path) from None
         # relative data paths are relative to the config file, like a Makefile's
         cfg.data.real_dirs = [p if p.is_absolute() else (base / p) for p in cfg.data.real_dirs]
         if not cfg.out_dir.is_absolute() and "out_dir" not in (overrides or {}):

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import math
 import random
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader
@@ -49,8 +51,15 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _replace_dir(tmp: Path, final: Path) -> None:
+    """Swap a fully written folder into place, so a crash never leaves a half-written checkpoint."""
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+
+
 def _save_opt(path: Path, opt: torch.optim.Optimizer) -> None:
-    flat = {}
+    flat = {"__torch_rng__": torch.get_rng_state()}  # dropout draws continue exactly after a resume
     for idx, st in opt.state_dict()["state"].items():
         for k, v in st.items():
             flat[f"{idx}.{k}"] = torch.as_tensor(v).contiguous()
@@ -59,6 +68,7 @@ def _save_opt(path: Path, opt: torch.optim.Optimizer) -> None:
 
 def _load_opt(path: Path, opt: torch.optim.Optimizer) -> None:
     flat = load_file(str(path))
+    torch.set_rng_state(flat.pop("__torch_rng__"))
     state: dict[int, dict] = {}
     for key, v in flat.items():
         idx, k = key.split(".", 1)
@@ -106,7 +116,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     val_faces = build_faceset(splits["val"], face, cfg.data.cache_dir)
     for name, fs in (("train", train_faces), ("val", val_faces)):
         for path, reason in fs.skipped:
-            console.print(f"[yellow]skipped[/] {name} '{path}': {reason}")
+            console.print(f"[yellow]skipped[/] {name} '{escape(path)}': {escape(reason)}")
         if len(fs) < 2:
             raise ConfigError(f"data: only {len(fs)} usable {name} faces (need at least 2)")
 
@@ -129,6 +139,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         load_weights(last, model)
         _load_opt(last / "optimizer.safetensors", opt)
         console.print(f"resuming after epoch {state['epoch']} (best val loss {state['best_loss']:.4f})")
+    # metrics.jsonl always mirrors the history of the state being continued (or is started afresh)
+    (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in state["history"]))
 
     def lr_at(step: int) -> float:  # linear warm-up for one epoch, then cosine decay
         if step < steps_per_epoch:
@@ -212,11 +224,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                     "seconds": round(state["seconds"], 1),
                     "selection": "lowest validation loss on SBI fakes of held-out real faces",
                 }
-                save_checkpoint(out / "model", model, best_cfg)
+                _replace_dir(save_checkpoint(out / "model.tmp", model, best_cfg), out / "model")
             state["epoch"] = epoch + 1
-            save_checkpoint(last, model, ckpt_config)
-            _save_opt(last / "optimizer.safetensors", opt)
-            (last / "state.json").write_text(json.dumps(state))
+            tmp = save_checkpoint(out / "last.tmp", model, ckpt_config)
+            _save_opt(tmp / "optimizer.safetensors", opt)
+            (tmp / "state.json").write_text(json.dumps(state))
+            _replace_dir(tmp, last)
             if epoch + 1 - state["best_epoch"] >= cfg.train.patience:
                 console.print(f"early stop: no validation improvement for {cfg.train.patience} epochs")
                 break

@@ -127,8 +127,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
 
     train_set = SBIPairs(train_faces, pre, seed=cfg.train.seed, augment=True)
-    val_pairs = SBIPairs(val_faces, pre, seed=cfg.train.seed + 10_007, augment=False)
-    x_val, y_val = collate_pairs([val_pairs[i] for i in range(len(val_pairs))])
+    # three fixed SBI fakes (and the real) per validation face: a steadier selection signal
+    val_sets = [SBIPairs(val_faces, pre, seed=cfg.train.seed + 10_007 + k, augment=False) for k in range(3)]
+    x_val, y_val = collate_pairs([vs[i] for vs in val_sets for i in range(len(vs))])
 
     steps_per_epoch = math.ceil(len(train_set) / cfg.train.pairs_per_batch)
     total_steps = steps_per_epoch * cfg.train.epochs

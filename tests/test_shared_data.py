@@ -1,0 +1,40 @@
+"""Integration checks on the research data in ../shared/data (skipped when it is absent)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fakelens.faces import FacePipeline
+from fakelens.media import load_image, probe_video
+from fakelens.scan import Scanner, ScanOptions
+
+
+@pytest.mark.parametrize(
+    "folder,pattern",
+    [
+        ("ffhq-real", "*.png"),
+        ("stylegan2-fake", "*.png"),
+        ("att-faces", "s*/*.pgm"),
+        ("dfdc-samples", "faces/*/*.png"),
+    ],
+)
+def test_faces_are_found_in_every_dataset(shared_data, face_pipeline: FacePipeline, folder, pattern):
+    files = sorted((shared_data / folder).glob(pattern))[:25]
+    assert files, f"no files matched {pattern} in {folder}"
+    found = sum(bool(face_pipeline.detect(load_image(f))) for f in files)
+    assert found >= 0.95 * len(files)
+
+
+def test_att_grayscale_pgm_becomes_rgb(shared_data):
+    img = load_image(next((shared_data / "att-faces").glob("s1/*.pgm")))
+    assert img.shape == (112, 92, 3) and (img[..., 0] == img[..., 1]).all()
+
+
+def test_dfdc_clip_is_sampled_over_its_whole_duration(shared_data, default_detector):
+    clip = shared_data / "dfdc-samples" / "videos" / "fake" / "abofeumbvv.mp4"
+    info = probe_video(clip)
+    assert (info.width, info.height, info.frames) == (1920, 1080, 300)
+    result = Scanner(default_detector, ScanOptions(num_frames=8)).scan_file(clip)
+    assert result.record.frames == 8 and result.record.faceless_frames == 0
+    frames = sorted({f.frame for f in result.faces})
+    assert frames[0] < 40 and frames[-1] > 260  # evenly spaced, not the first N

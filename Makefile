@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint train-default ship-default bench bench-speed clean
+.PHONY: install demo test test-all lint train-default ship-default card bench clean
 
 install: $(STAMP)
 
@@ -29,13 +29,19 @@ test: lint
 test-all: install
 	$(BIN)/pytest -q -m ""
 
-## Retrain the embedded default model from scratch by its recipe (needs ../shared/data), then ship it
+SHIPPED := src/fakelens/weights/sbi-effnet-lite0-ffhq
+
+## Retrain the embedded default from scratch by its recipe (needs ../shared/data), ship it, benchmark it,
+## and regenerate its model card from the measured figures
 train-default: install
 	$(BIN)/fakelens train configs/sbi-default.yaml
-	$(MAKE) ship-default
+	$(MAKE) ship-default bench card
 
 ship-default: install
-	$(BIN)/python scripts/ship_model.py runs/sbi-default/model src/fakelens/weights/sbi-effnet-lite0-ffhq
+	$(BIN)/python scripts/ship_model.py runs/sbi-default/model $(SHIPPED)
+
+card: install
+	$(BIN)/python scripts/model_card.py $(SHIPPED) runs/sbi-default
 
 ## Accuracy figures of the default model (needs ../shared/data) and scan speed against a baseline
 bench: install

@@ -13,6 +13,7 @@ Usage: python benchmarks/bench_speed.py [--repeats 20] [--frames 32]
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -105,6 +106,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--video-repeats", type=int, default=2)
     ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-speed")
     args = ap.parse_args()
     torch.set_num_threads(2)
     photo = ROOT / "demo" / "astronaut.png"
@@ -118,6 +120,16 @@ def main() -> None:
         t_ours_video = timed(lambda: ours.scan_file(clip), args.video_repeats)
         t_base_video = timed(lambda: base.scan_video(clip, args.frames), args.video_repeats)
         rec = ours.scan_file(clip).record
+    figures = {
+        "clip": clip.name,
+        "frames_sampled": rec.frames,
+        "photos_per_s": {"fakelens": 1 / t_ours_photo, "baseline": 1 / t_base_photo},
+        "s_per_10s_1080p": {"fakelens": t_ours_video, "baseline": t_base_video},
+        "speedup_photo": t_base_photo / t_ours_photo,
+        "speedup_video": t_base_video / t_ours_video,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(figures, indent=2))
     print(f"clip: {clip.name} ({rec.frames} frames sampled, {rec.faces} faces)")
     print(f"{'':34} {'fakelens':>10} {'baseline':>10} {'speed-up':>9}")
     print(

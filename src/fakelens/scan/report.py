@@ -24,6 +24,7 @@ h1{margin-bottom:.2em} .meta{color:#555;margin-bottom:1.5em}
 .file{background:#fff;border:1px solid #ddd;border-radius:8px;padding:1em;margin-bottom:1em}
 .badge{color:#fff;padding:.15em .6em;border-radius:4px;font-weight:600;text-transform:uppercase}
 .faces{display:flex;flex-wrap:wrap;gap:1em;margin-top:.8em}
+.ev{display:flex;gap:.5em;align-items:flex-start;border:1px solid #eee;border-radius:6px;padding:.4em}
 figure{margin:0;text-align:center;font-size:.85em;color:#444} img{border-radius:4px;display:block}
 .err{color:#ef6c00} table{border-collapse:collapse} td,th{padding:.2em .8em;text-align:left}
 """
@@ -57,11 +58,13 @@ def render_section(result: FileResult, detector: Detector | None) -> str:
             where = f"frame {f.frame} ({f.time_s:.2f} s)" if r.kind == "video" else "image"
             heat = ""
             if detector is not None:
-                heat = _img(overlay(ev.crop, grad_cam(detector, ev.crop)), 160)
+                cam = grad_cam(detector, ev.crop)
+                caption = "where the evidence is" if cam.max() > 0 else "no region raised the score"
+                heat = f"<figure>{_img(overlay(ev.crop, cam), 160)}<figcaption>{caption}</figcaption></figure>"
             parts.append(
+                '<div class="ev">'
                 f"<figure>{_img(ev.frame, 240)}<figcaption>{where}, face {f.face}</figcaption></figure>"
-                f"<figure>{_img(ev.crop, 160)}<figcaption>score {f.score:.3f}</figcaption></figure>"
-                + (f"<figure>{heat}<figcaption>where the evidence is</figcaption></figure>" if heat else "")
+                f"<figure>{_img(ev.crop, 160)}<figcaption>score {f.score:.3f}</figcaption></figure>{heat}</div>"
             )
         parts.append("</div>")
     parts.append("</div>")

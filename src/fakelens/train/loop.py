@@ -101,6 +101,41 @@ def selection_score(val: dict, select: str) -> float:
     return -val["loss"]
 
 
+def _load_faces(cfg: TrainConfig, face: FaceConfig, out: Path):
+    """Split the real files, write the split, and load (cached) aligned faces of train and val."""
+    splits = split_files(
+        list_images(cfg.data.real_dirs), cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_salt
+    )
+    if cfg.data.limit:
+        splits["train"] = splits["train"][: cfg.data.limit]
+        splits["val"] = splits["val"][: max(cfg.data.limit // 4, 2)]
+    (out / "splits.json").write_text(
+        json.dumps({k: [str(p) for p in v] for k, v in splits.items()}, indent=1)
+    )
+    faces = {name: build_faceset(splits[name], face, cfg.data.cache_dir) for name in ("train", "val")}
+    for name, fs in faces.items():
+        for path, reason in fs.skipped:
+            console.print(f"[yellow]skipped[/] {name} '{escape(path)}': {escape(reason)}")
+        if len(fs) < 2:
+            raise ConfigError(f"data: only {len(fs)} usable {name} faces (need at least 2)")
+    return faces["train"], faces["val"]
+
+
+def _run_epoch(model, opt, loader, lr_at, first_step: int, progress, task) -> list[float]:
+    model.train()
+    losses = []
+    for i, (x, y) in enumerate(loader):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(first_step + i)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        progress.update(task, advance=1, info=f"loss {np.mean(losses[-20:]):.4f}")
+    return losses
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
     """Run the recipe; returns the folder of the best checkpoint (``<out_dir>/model``)."""
     t_start = time.time()
@@ -111,22 +146,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     torch.set_num_threads(cfg.train.threads)
 
     face = FaceConfig.from_dict(cfg.face)
-    splits = split_files(
-        list_images(cfg.data.real_dirs), cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_salt
-    )
-    if cfg.data.limit:
-        splits["train"] = splits["train"][: cfg.data.limit]
-        splits["val"] = splits["val"][: max(cfg.data.limit // 4, 2)]
-    (out / "splits.json").write_text(
-        json.dumps({k: [str(p) for p in v] for k, v in splits.items()}, indent=1)
-    )
-    train_faces = build_faceset(splits["train"], face, cfg.data.cache_dir)
-    val_faces = build_faceset(splits["val"], face, cfg.data.cache_dir)
-    for name, fs in (("train", train_faces), ("val", val_faces)):
-        for path, reason in fs.skipped:
-            console.print(f"[yellow]skipped[/] {name} '{escape(path)}': {escape(reason)}")
-        if len(fs) < 2:
-            raise ConfigError(f"data: only {len(fs)} usable {name} faces (need at least 2)")
+    train_faces, val_faces = _load_faces(cfg, face, out)
 
     pre = Preprocess(cfg.model.input_size, tuple(cfg.model.mean), tuple(cfg.model.std))
     model_kwargs = {"drop_rate": cfg.model.drop_rate}
@@ -193,17 +213,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 persistent_workers=False,
             )
             task = progress.add_task(f"epoch {epoch + 1}/{cfg.train.epochs}", total=len(loader), info="")
-            model.train()
-            losses = []
-            for i, (x, y) in enumerate(loader):
-                for group in opt.param_groups:
-                    group["lr"] = lr_at(epoch * steps_per_epoch + i)
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                progress.update(task, advance=1, info=f"loss {np.mean(losses[-20:]):.4f}")
+            losses = _run_epoch(model, opt, loader, lr_at, epoch * steps_per_epoch, progress, task)
             val = _validate(model, x_val, y_val)
             state["seconds"] = time.time() - epoch_start_time
             record = {
@@ -233,7 +243,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                     "skipped": len(train_faces.skipped) + len(val_faces.skipped),
                     "best_epoch": epoch + 1,
                     "seconds": round(state["seconds"], 1),
-                    "selection": f"highest validation {cfg.train.select} on SBI fakes of held-out real faces",
+                    "selection": f"best validation {cfg.train.select} on SBI fakes of held-out real faces",
                 }
                 _replace_dir(save_checkpoint(out / "model.tmp", model, best_cfg), out / "model")
             state["epoch"] = epoch + 1

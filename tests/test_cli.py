@@ -89,3 +89,10 @@ def test_evaluate_command(tmp_path, demo_dir, tiny_checkpoint):
     assert metrics["metrics"]["video_level"]["n"] == 3
     assert (out / "roc.png").stat().st_size > 1000 and (out / "scores.jsonl").is_file()
     assert "sbi" in metrics["frame_level_per_method"]
+
+
+def test_version_and_help():
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.stdout.startswith("fakelens ")
+    res = runner.invoke(app, ["--help"])
+    assert res.exit_code == 0 and all(cmd in res.stdout for cmd in ("scan", "train", "evaluate", "models"))

@@ -21,6 +21,23 @@ out_console = Console()
 _VERDICT_STYLE = {"fake": "bold red", "real": "green", "no_face": "dim", "error": "yellow"}
 
 
+def _version(value: bool) -> None:
+    if value:
+        from fakelens import __version__
+
+        out_console.print(f"fakelens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+):
+    """Find forged faces in images and videos."""
+
+
 def _print_error(message: str) -> None:
     # Text, not markup: a path may contain [brackets]; soft_wrap keeps the error on one line
     err_console.print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True)

@@ -92,6 +92,7 @@ def main() -> None:
     if not SHARED.is_dir():
         raise SystemExit(f"needs ../shared/data beside the repository ({SHARED} not found)")
     detector = load_detector(args.model)
+    args.out = args.out.resolve()  # manifests hold absolute paths (relative ones resolve against the manifest)
     args.out.mkdir(parents=True, exist_ok=True)
     reals = heldout_ffhq()
     fakes = sbi_fakes(reals, args.out / "sbi-fakes", FacePipeline(detector.face))

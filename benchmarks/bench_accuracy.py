@@ -92,7 +92,8 @@ def main() -> None:
     if not SHARED.is_dir():
         raise SystemExit(f"needs ../shared/data beside the repository ({SHARED} not found)")
     detector = load_detector(args.model)
-    args.out = args.out.resolve()  # manifests hold absolute paths (relative ones resolve against the manifest)
+    # manifests hold absolute paths (relative ones would resolve against the manifest's folder)
+    args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
     reals = heldout_ffhq()
     fakes = sbi_fakes(reals, args.out / "sbi-fakes", FacePipeline(detector.face))

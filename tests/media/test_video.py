@@ -153,3 +153,41 @@ def test_rotation_metadata_is_applied() -> None:
     out = _apply_rotation(np.arange(24, dtype=np.uint8).reshape(2, 4, 3), -90)
     assert out.shape == (4, 2, 3) and out.flags.c_contiguous
     assert out[0, 0].tolist() == [12, 13, 14]  # clockwise: bottom-left pixel ends top-left
+
+
+def test_long_video_seeks_to_keyframes_and_gets_the_same_frames(tmp_path: Path, monkeypatch) -> None:
+    """Long videos jump to the keyframe before each sampled frame instead of decoding everything;
+    the frames must be exactly those of a full sequential decode."""
+    from fakelens.media import video
+
+    n = video.SEEK_MIN_FRAMES + 60
+    clip = tmp_path / "long.mp4"
+    with av.open(str(clip), "w") as out:
+        stream = out.add_stream(
+            "libx264", rate=30, options={"threads": "1", "g": "30", "preset": "ultrafast"}
+        )
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for i in range(n):
+            img = np.full((32, 32, 3), i % 200 + 20, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    scan = video._scan(clip)
+    assert len(scan.keyframes) >= n // 30 - 1
+    wanted = video._uniform_indices(scan.pts, scan.frame_dur, 8)
+    assert video._should_seek(scan, wanted)
+    decoded = []
+    real_indexed = video._indexed
+
+    def counting(*args):  # count frames the decoder really produced
+        for item in real_indexed(*args):
+            decoded.append(item[0])
+            yield item
+
+    monkeypatch.setattr(video, "_indexed", counting)
+    sought = [(f.index, round(float(f.image.mean()))) for f in sample_frames(clip, num_frames=8)]
+    assert len(decoded) < n // 3  # far fewer than all frames
+    monkeypatch.setattr(video, "SEEK_MIN_FRAMES", 10**9)
+    plain = [(f.index, round(float(f.image.mean()))) for f in sample_frames(clip, num_frames=8)]
+    assert sought == plain and [i for i, _ in sought] == wanted

@@ -52,6 +52,7 @@ class _Scan:
     time_base: Fraction
     frame_dur: int  # typical frame duration in time_base units (0 if unknown)
     info: VideoInfo
+    keyframes: list[int]  # sorted pts of keyframes (empty when the stream has no pts)
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
@@ -135,6 +136,7 @@ def _scan(path: str | os.PathLike[str]) -> _Scan:
         stream = _video_stream(container, path)
         pts: list[int] = []
         dts: list[int] = []
+        keys: list[int] = []
         truncated = False
         try:
             for packet in container.demux(stream):
@@ -142,6 +144,8 @@ def _scan(path: str | os.PathLike[str]) -> _Scan:
                     continue
                 if packet.pts is not None:
                     pts.append(packet.pts)
+                    if packet.is_keyframe:
+                        keys.append(packet.pts)
                 elif packet.dts is not None:
                     dts.append(packet.dts)
         except _AV_ERRORS:
@@ -162,7 +166,7 @@ def _scan(path: str | os.PathLike[str]) -> _Scan:
         fps = n / duration_s if duration_s > 0 else float(stream.average_rate or 0)
         truncated = truncated or _looks_cut(container, stream, n, duration_s, float(frame_dur * tb))
         info = VideoInfo(n, duration_s, fps, stream.width, stream.height, truncated)
-        return _Scan(stamps, tb, frame_dur, info)
+        return _Scan(stamps, tb, frame_dur, info, sorted(keys) if pts else [])
 
 
 def _looks_cut(
@@ -179,40 +183,86 @@ def _looks_cut(
     return expected is not None and expected - duration_s > max(2 * frame_s, 0.05 * expected)
 
 
+# Seek only when it can save real work: long videos (decoding every frame of an hour at 1080p takes
+# minutes) whose wanted frames lie far apart. Short clips decode sequentially, the simplest path.
+SEEK_MIN_FRAMES = 900
+
+
+def _should_seek(scan: _Scan, wanted: list[int]) -> bool:
+    return len(scan.pts) >= SEEK_MIN_FRAMES and len(scan.keyframes) >= 2 and len(wanted) < len(scan.pts) // 4
+
+
 def _decode_selected(
     path: str | os.PathLike[str], scan: _Scan, wanted: list[int], max_side: int | None
 ) -> Iterator[Frame]:
     if not wanted:
         return
-    todo = set(wanted)
-    last_wanted = max(wanted)
-    index_of = {p: i for i, p in enumerate(scan.pts)}
     fallback_dt = 1.0 / scan.info.fps if scan.info.fps > 0 else 0.0
+    strategies = [_seeking, _sequential] if _should_seek(scan, wanted) else [_sequential]
     yielded = 0
-    with _open(path) as container:
-        stream = _video_stream(container, path)
-        stream.thread_type = "AUTO"
-        next_index = 0
-        decoded = _decode_all(container, stream)
+    for strategy in strategies:  # a file whose seeking gives nothing is decoded sequentially
+        with _open(path) as container:
+            stream = _video_stream(container, path)
+            stream.thread_type = "AUTO"
+            for index, frame in strategy(container, stream, scan, wanted):
+                if frame.pts is not None:
+                    time_s = float((frame.pts - scan.pts[0]) * scan.time_base)
+                else:
+                    time_s = index * fallback_dt
+                yield Frame(index, time_s, _to_rgb(frame, max_side))
+                yielded += 1
+        if yielded:
+            return
+    raise MediaError("could not decode any frame (corrupt video data)", path)
+
+
+def _indexed(container, stream, scan: _Scan) -> Iterator[tuple[int, av.VideoFrame]]:
+    """Decoded frames with their presentation index (looked up by pts, else counted)."""
+    index_of = {p: i for i, p in enumerate(scan.pts)}
+    next_index = 0
+    decoded = _decode_all(container, stream)
+    try:
         for frame in decoded:
             index = index_of.get(frame.pts, next_index) if frame.pts is not None else next_index
             next_index = index + 1
-            if index not in todo:
-                if index > last_wanted:
-                    break
-                continue
-            todo.discard(index)
-            if frame.pts is not None:
-                time_s = float((frame.pts - scan.pts[0]) * scan.time_base)
-            else:
-                time_s = index * fallback_dt
-            yield Frame(index, time_s, _to_rgb(frame, max_side))
-            yielded += 1
-            if not todo:
-                break
+            yield index, frame
+    finally:
         decoded.close()
-    if yielded == 0:
-        raise MediaError("could not decode any frame (corrupt video data)", path)
+
+
+def _sequential(container, stream, scan: _Scan, wanted: list[int]) -> Iterator[tuple[int, av.VideoFrame]]:
+    todo, last_wanted = set(wanted), max(wanted)
+    for index, frame in _indexed(container, stream, scan):
+        if index in todo:
+            todo.discard(index)
+            yield index, frame
+            if not todo:
+                return
+        elif index > last_wanted:
+            return
+
+
+def _seeking(container, stream, scan: _Scan, wanted: list[int]) -> Iterator[tuple[int, av.VideoFrame]]:
+    """Jump to the keyframe before each wanted frame when it lies ahead of the decoder, so only
+    the frames between that keyframe and the wanted one are decoded."""
+    pos, frames = -1, None  # index of the last decoded frame; current decoding iterator
+    for w in sorted(wanted):
+        target = scan.pts[w]
+        key = scan.keyframes[max(bisect.bisect_right(scan.keyframes, target) - 1, 0)]
+        key_index = bisect.bisect_left(scan.pts, key)
+        if frames is None or key_index > pos + 1:
+            try:
+                container.seek(key, stream=stream, backward=True, any_frame=False)
+            except _AV_ERRORS:
+                return
+            frames = _indexed(container, stream, scan)
+        for index, frame in frames:
+            pos = index
+            if index == w:
+                yield index, frame
+                break
+            if index > w:  # the wanted frame was not decodable: move on
+                break
 
 
 def _decode_all(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[av.VideoFrame]:

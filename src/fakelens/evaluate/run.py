@@ -8,7 +8,7 @@ a face and unreadable files are counted in the results, not silently dropped.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ def evaluate_manifest(
 ) -> dict:
     """Evaluate ``model`` (a Detector, a checkpoint folder or a shipped name) on ``manifest``."""
     from fakelens.models.detector import Detector, load_detector
-    from fakelens.scan.scanner import Scanner, ScanOptions
+    from fakelens.scan.scanner import Scanner, ScanOptions, frame_scores_of
 
     rows = read_manifest(manifest)
     detector = model if isinstance(model, Detector) else load_detector(model)
@@ -63,19 +63,15 @@ def evaluate_manifest(
             faceless_frames += rec.faceless_frames
             if rec.kind == "video":
                 has_video_ids = True
-            by_frame: dict[int, list] = defaultdict(list)
-            for f in result.faces:
-                by_frame[f.frame].append(f)
             vid = row.video_id or str(row.path)
-            for frame, faces in sorted(by_frame.items()):
-                score = max(f.score for f in faces)
+            for frame, (time_s, score) in frame_scores_of(result.faces).items():
                 samples.append((vid, row.label, score, row.method))
                 fh.write(
                     json.dumps(
                         {
                             "path": str(row.path),
                             "frame": frame,
-                            "time_s": faces[0].time_s,
+                            "time_s": time_s,
                             "label": row.label,
                             "score": round(score, 6),
                             "video_id": vid,

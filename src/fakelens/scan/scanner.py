@@ -67,6 +67,16 @@ def thumbnail(image: np.ndarray, box: tuple[float, float, float, float], max_sid
     return small
 
 
+def frame_scores_of(faces: list[FaceRecord]) -> dict[int, tuple[float, float]]:
+    """frame index -> (time_s, frame score); a frame's score is the max over its faces. The one
+    place this rule lives: scan verdicts and ``fakelens evaluate`` both use it."""
+    out: dict[int, tuple[float, float]] = {}
+    for f in faces:
+        if f.frame not in out or f.score > out[f.frame][1]:
+            out[f.frame] = (f.time_s, f.score)
+    return dict(sorted(out.items()))
+
+
 def trimmed_mean(values: np.ndarray, trim: float) -> float:
     """Mean after cutting ``floor(trim * n)`` values from each end (the mean itself when n < 5)."""
     v = np.sort(np.asarray(values, dtype=np.float64))
@@ -159,10 +169,7 @@ class Scanner:
             )
             return FileResult(rec, [], [])
         rule = IMAGE_RULE if kind == "image" else VIDEO_RULE
-        frame_max: dict[int, float] = {}
-        for f in face_records:  # a frame's score: the max over its faces
-            frame_max[f.frame] = max(frame_max.get(f.frame, 0.0), f.score)
-        frame_scores = list(frame_max.values())
+        frame_scores = [score for _, score in frame_scores_of(face_records).values()]
         if not frame_scores:
             verdict, score = "no_face", None
         else:

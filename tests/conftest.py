@@ -43,3 +43,16 @@ def face_pipeline():
     from fakelens.faces import FacePipeline
 
     return FacePipeline()
+
+
+@pytest.fixture(scope="session")
+def tiny_detector():
+    """A fast untrained detector: scan/evaluate mechanics do not depend on the model's skill."""
+    import torch
+
+    from fakelens.faces import FaceConfig
+    from fakelens.models import create_model
+    from fakelens.models.detector import Detector, Preprocess
+
+    torch.manual_seed(0)
+    return Detector(create_model("tiny-cnn"), Preprocess(64), FaceConfig(), threshold=0.5, name="tiny")

@@ -4,18 +4,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
-
-from fakelens.faces import FaceConfig
-from fakelens.models import create_model
-from fakelens.models.detector import Detector, Preprocess
-
-
-@pytest.fixture(scope="session")
-def tiny_detector():
-    """A fast untrained detector: the scan mechanics do not depend on the model's skill."""
-    torch.manual_seed(0)
-    return Detector(create_model("tiny-cnn"), Preprocess(64), FaceConfig(), threshold=0.5, name="tiny")
 
 
 @pytest.fixture()

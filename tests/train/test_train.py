@@ -144,3 +144,22 @@ def test_resume_continues_exactly_where_an_interrupted_run_stopped(tmp_path, rea
     a = load_file(str(tmp_path / "straight" / "run" / "last" / "weights.safetensors"))
     b = load_file(str(tmp_path / "cut" / "run" / "last" / "weights.safetensors"))
     assert all(np.allclose(a[k].numpy(), b[k].numpy(), atol=1e-6) for k in a)
+
+
+def test_train_from_a_manifest_uses_its_train_and_val_reals_only(tmp_path, real_dir):
+    files = sorted(real_dir.glob("face_*.png"))
+    rows = [{"path": str(p), "label": 0, "split": "train" if i < 8 else "val"} for i, p in enumerate(files)]
+    rows += [
+        {"path": str(files[0]), "label": 1, "split": "train"},
+        {"path": "held-out.png", "label": 0, "split": "test"},
+    ]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    recipe = write_config(tmp_path, real_dir, epochs=1)
+    overrides = {"data.real_dirs": [], "data.manifest": str(manifest)}
+    cfg = TrainConfig.from_yaml(recipe, overrides)
+    train(cfg)
+    splits = json.loads((tmp_path / "run" / "splits.json").read_text())
+    assert len(splits["train"]) == 8 and len(splits["val"]) == 4 and splits["test"] == []
+    with pytest.raises(ConfigError, match="exactly one"):
+        TrainConfig.from_yaml(recipe, {"data.manifest": str(manifest)})

@@ -33,6 +33,8 @@ class ManifestRow:
     label: int
     video_id: str | None
     method: str | None
+    dataset: str | None = None  # which dataset the row comes from (protocols select by it)
+    split: str | None = None  # train / val / test as the dataset (or ``fakelens prepare``) defines it
 
 
 def _parse_label(value: Any, lineno: int, where: Path) -> int:
@@ -67,6 +69,8 @@ def _make_row(record: dict[str, Any], lineno: int, where: Path, base: Path) -> M
         label=_parse_label(record.get("label"), lineno, where),
         video_id=_optional(record.get("video_id")),
         method=_optional(record.get("method")),
+        dataset=_optional(record.get("dataset")),
+        split=_optional(record.get("split")),
     )
 
 
@@ -123,7 +127,7 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
 
     Format by extension: ``.jsonl``/``.ndjson`` → JSON Lines, ``.tsv`` → tab-separated,
     anything else → comma-separated with a header row. Required columns: ``path``,
-    ``label``; optional: ``video_id``, ``method``; others are ignored.
+    ``label``; optional: ``video_id``, ``method``, ``dataset``, ``split``; others are ignored.
     """
     where = Path(path)
     if not where.exists():

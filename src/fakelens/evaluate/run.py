@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 from rich.console import Console
-from rich.progress import track
+from rich.progress import Progress, track
 
 from fakelens.evaluate.manifest import read_manifest
 from fakelens.evaluate.metrics import binary_metrics, evaluation_report
 from fakelens.evaluate.plots import plot_roc, plot_score_histogram
+from fakelens.evaluate.results import write_evaluation_tables
 
 
 def evaluate_manifest(
@@ -26,15 +27,23 @@ def evaluate_manifest(
     *,
     model=None,
     num_frames: int = 32,
-    progress: bool = True,
+    progress: bool | Progress = True,
+    perturb=None,
 ) -> dict:
-    """Evaluate ``model`` (a Detector, a checkpoint folder or a shipped name) on ``manifest``."""
+    """Evaluate ``model`` (a Detector, a checkpoint folder or a shipped name) on ``manifest``.
+
+    ``perturb`` (``"jpeg:3"`` or a :class:`~fakelens.forge.perturb.Perturbation`) degrades every
+    decoded frame before face detection; ``progress`` may be a rich Progress to report into.
+    """
+    from fakelens.forge.perturb import parse_perturbation
     from fakelens.models.detector import Detector, load_detector
     from fakelens.scan.scanner import Scanner, ScanOptions, frame_scores_of
 
     rows = read_manifest(manifest)
+    perturbation = None if perturb is None else parse_perturbation(perturb)
     detector = model if isinstance(model, Detector) else load_detector(model)
-    scanner = Scanner(detector, ScanOptions(num_frames=num_frames))
+    transform = perturbation.transform() if perturbation else None
+    scanner = Scanner(detector, ScanOptions(num_frames=num_frames, transform=transform))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(
@@ -45,6 +54,7 @@ def evaluate_manifest(
                 "num_frames": num_frames,
                 "threshold": detector.threshold,
                 "model_config": detector.config,
+                "perturbation": perturbation.to_dict() if perturbation else None,
             },
             indent=2,
         )
@@ -54,7 +64,12 @@ def evaluate_manifest(
     outcome: Counter = Counter()
     faceless_frames = 0
     has_video_ids = any(r.video_id for r in rows)
-    rows_iter = track(rows, description="evaluating", console=Console(stderr=True)) if progress else rows
+    if isinstance(progress, Progress):
+        rows_iter = progress.track(rows, description=f"evaluating {perturbation or 'clean'}")
+    elif progress:
+        rows_iter = track(rows, description="evaluating", console=Console(stderr=True))
+    else:
+        rows_iter = rows
     with open(out / "scores.jsonl", "w") as fh:
         for row in rows_iter:
             result = scanner.scan_file(row.path)
@@ -102,16 +117,19 @@ def evaluate_manifest(
         "rows_no_face": outcome["no_face"],
         "rows_error": outcome["error"],
         "faceless_frames": faceless_frames,
+        "perturbation": perturbation.to_dict() if perturbation else None,
         "metrics": metrics,
         "frame_level_per_method": per_method,
     }
     (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_evaluation_tables(result, out)
     curves = {"frame-level": (y, scores)}
     if metrics.get("video_level"):
         from fakelens.evaluate.metrics import aggregate_by_video
 
         _, vy, vs = aggregate_by_video(vids, y, scores)
         curves["video-level"] = (vy, vs)
-    plot_roc(curves, out / "roc.png", title=f"{detector.name} on {Path(manifest).name}")
+    condition = f" ({perturbation})" if perturbation else ""
+    plot_roc(curves, out / "roc.png", title=f"{detector.name} on {Path(manifest).name}{condition}")
     plot_score_histogram(y, scores, out / "scores.png", threshold=detector.threshold)
     return result

@@ -26,7 +26,12 @@ class ModelSection(_Strict):
 
 
 class DataSection(_Strict):
-    real_dirs: list[Path]
+    # Real faces come from folders (split by name hash) or from a manifest's label-0 rows with a
+    # ``split`` column (``fakelens prepare`` / a protocol fold); validation is then split ``val`` of
+    # the same manifest or ``val_manifest``: always the training domain, never a test set.
+    real_dirs: list[Path] = Field(default_factory=list)
+    manifest: Path | None = None
+    val_manifest: Path | None = None
     val_fraction: float = Field(0.1, gt=0, lt=1)
     test_fraction: float = Field(0.2, ge=0, lt=1)  # held out for benchmarks, never read by training
     split_salt: str = "fakelens"
@@ -89,6 +94,12 @@ class TrainConfig(_Strict):
             raise ConfigError(f"face: {err}", path) from None
         # relative data paths are relative to the config file, like a Makefile's
         cfg.data.real_dirs = [p if p.is_absolute() else (base / p) for p in cfg.data.real_dirs]
+        for key in ("manifest", "val_manifest"):
+            value = getattr(cfg.data, key)
+            if value is not None and not value.is_absolute():
+                setattr(cfg.data, key, base / value)
+        if bool(cfg.data.real_dirs) == (cfg.data.manifest is not None):
+            raise ConfigError("data: give either real_dirs or manifest (exactly one)", path)
         if not cfg.out_dir.is_absolute() and "out_dir" not in (overrides or {}):
             cfg.out_dir = base / cfg.out_dir
         if cfg.data.cache_dir is not None and not cfg.data.cache_dir.is_absolute():

@@ -101,11 +101,31 @@ def selection_score(val: dict, select: str) -> float:
     return -val["loss"]
 
 
+def manifest_splits(manifest: Path, val_manifest: Path | None) -> dict[str, list[Path]]:
+    """Real training/validation files from manifests (label 0; fakes are made by self-blending)."""
+    from fakelens.evaluate.manifest import read_manifest
+
+    rows = read_manifest(manifest)
+    if val_manifest is None:
+        train = [r.path for r in rows if r.label == 0 and r.split == "train"]
+        val = [r.path for r in rows if r.label == 0 and r.split == "val"]
+    else:  # a protocol fold: the training manifest trains, the fold's val manifest selects
+        train = [r.path for r in rows if r.label == 0 and r.split in (None, "train")]
+        val = [r.path for r in read_manifest(val_manifest) if r.label == 0]
+    return {"train": train, "val": val, "test": []}
+
+
 def _load_faces(cfg: TrainConfig, face: FaceConfig, out: Path):
     """Split the real files, write the split, and load (cached) aligned faces of train and val."""
-    splits = split_files(
-        list_images(cfg.data.real_dirs), cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_salt
-    )
+    if cfg.data.manifest is not None:
+        splits = manifest_splits(cfg.data.manifest, cfg.data.val_manifest)
+    else:
+        splits = split_files(
+            list_images(cfg.data.real_dirs),
+            cfg.data.val_fraction,
+            cfg.data.test_fraction,
+            cfg.data.split_salt,
+        )
     if cfg.data.limit:
         splits["train"] = splits["train"][: cfg.data.limit]
         splits["val"] = splits["val"][: max(cfg.data.limit // 4, 2)]

@@ -1,0 +1,176 @@
+"""Protocols: folds select the right rows, validation is always the training domain, leaks are errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fakelens.cli import app
+from fakelens.errors import ConfigError, FakelensError
+from fakelens.evaluate.protocol_run import run_protocol
+from fakelens.evaluate.protocols import ProtocolConfig, expand, family_of, load_rows, materialize
+
+
+def _rows(dataset: str, methods: list[str], per_split: int = 2) -> list[dict]:
+    rows = []
+    for split in ("train", "val", "test"):
+        for i in range(per_split):
+            rows.append(
+                _row(f"{dataset}/real/{split}{i}.png", 0, dataset, None, f"{dataset}/real/{split}{i}", split)
+            )
+            for m in methods:
+                vid = f"{dataset}/{m}/{split}{i}"
+                rows.append(_row(f"{dataset}/{m}/{split}{i}.png", 1, dataset, m, vid, split))
+    return rows
+
+
+def _row(path, label, dataset, method, video_id, split) -> dict:
+    return {
+        "path": path,
+        "label": label,
+        "dataset": dataset,
+        "method": method,
+        "video_id": video_id,
+        "split": split,
+    }
+
+
+def _manifest(tmp_path: Path, rows: list[dict]) -> Path:
+    path = tmp_path / "manifest.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _config(tmp_path, rows, **kw) -> ProtocolConfig:
+    return ProtocolConfig(name="t", manifests=[_manifest(tmp_path, rows)], **kw)
+
+
+def _read(path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+def test_cross_manipulation_leaves_each_method_out(tmp_path):
+    cfg = _config(
+        tmp_path, _rows("ffpp", ["DF", "F2F", "FS"]), kind="cross_manipulation", train_datasets=["ffpp"]
+    )
+    plans = materialize(cfg, tmp_path / "run")
+    assert [p["fold"] for p in plans] == ["leave-out-DF", "leave-out-F2F", "leave-out-FS"]
+    fold = plans[0]
+    train, val = _read(fold["train"]), _read(fold["val"])
+    assert {r["method"] for r in train if r["label"]} == {"F2F", "FS"}
+    assert {r["split"] for r in train} == {"train"} and {r["split"] for r in val} == {"val"}
+    assert {r["method"] for r in val if r["label"]} == {"F2F", "FS"}  # validation = training domain
+    unseen = _read(fold["tests"]["DF (unseen)"]["manifest"])
+    assert {r["method"] for r in unseen if r["label"]} == {"DF"}
+    assert {r["split"] for r in unseen} == {"test"}
+    assert fold["tests"]["DF (unseen)"]["counts"] == {"real": 2, "fake": 2}
+
+
+def test_cross_dataset_tests_the_other_dataset_and_the_training_one(tmp_path):
+    rows = _rows("ffpp", ["DF"]) + _rows("celebdf", ["synthesis"])
+    cfg = _config(tmp_path, rows, kind="cross_dataset", train_datasets=["ffpp"], test_datasets=["celebdf"])
+    (fold,) = expand(cfg, load_rows(cfg))
+    assert set(fold.tests) == {"ffpp (within)", "celebdf"}
+    plans = materialize(cfg, tmp_path / "run")
+    train = _read(plans[0]["train"])
+    assert {r["dataset"] for r in train} == {"ffpp"}
+    assert {r["dataset"] for r in _read(plans[0]["tests"]["celebdf"]["manifest"])} == {"celebdf"}
+
+
+def test_a_test_set_overlapping_training_is_an_error(tmp_path):
+    tests = {"leaky": {"datasets": ["ffpp"], "splits": ["train", "test"]}}
+    cfg = _config(tmp_path, _rows("ffpp", ["DF"]), kind="custom", train={"datasets": ["ffpp"]}, tests=tests)
+    with pytest.raises(FakelensError, match="shares 4 file"):
+        materialize(cfg, tmp_path / "run")
+
+
+def test_one_class_or_empty_test_sets_are_one_line_errors(tmp_path):
+    rows = [r for r in _rows("ffpp", ["DF"]) if not (r["split"] == "test" and r["label"] == 0)]
+    cfg = _config(tmp_path, rows, kind="within_dataset", train_datasets=["ffpp"])
+    with pytest.raises(FakelensError, match="only fakes") as info:
+        materialize(cfg, tmp_path / "run")
+    assert "\n" not in str(info.value)
+    cfg = _config(
+        tmp_path, _rows("ffpp", ["DF"]), kind="cross_dataset", train_datasets=["ffpp"], test_datasets=["x"]
+    )
+    with pytest.raises(FakelensError, match="has no rows"):
+        materialize(cfg, tmp_path / "run")
+
+
+def test_shared_video_ids_are_reported(tmp_path):
+    rows = _rows("ffpp", ["DF", "FS"])
+    for r in rows:  # the same source video in train and test: DeepfakeBench's folder-name grouping bug
+        r["video_id"] = "000_003"
+    cfg = _config(tmp_path, rows, kind="within_dataset", train_datasets=["ffpp"])
+    (plan,) = materialize(cfg, tmp_path / "run")
+    assert plan["warnings"] and "000_003" in plan["warnings"][0]
+
+
+def test_df40_protocols(tmp_path):
+    rows = _rows("df40-ff", ["simswap", "fomm", "StyleGAN2", "e4e"]) + _rows("df40-cdf", ["simswap", "fomm"])
+    cfg = _config(tmp_path, rows, kind="df40_p1")
+    (fold,) = expand(cfg, load_rows(cfg))
+    assert fold.train.families == ["FS"]
+    plans = materialize(cfg.model_copy(update={"kind": "df40_p1"}), tmp_path / "p1")
+    assert {r["method"] for r in _read(plans[0]["train"]) if r["label"]} == {"simswap"}
+    assert set(plans[0]["tests"]) == {"FS df40-ff", "FR df40-ff", "EFS df40-ff", "FE df40-ff"}
+    with pytest.raises(FakelensError, match="EFS df40-cdf"):  # no EFS fakes in the cdf domain here
+        materialize(cfg.model_copy(update={"kind": "df40_p2"}), tmp_path / "p2")
+    folds = expand(cfg.model_copy(update={"kind": "df40_p4"}), load_rows(cfg))
+    assert len(folds) == 4 and all(len(f.tests) == 3 for f in folds)
+    assert family_of("face_vid2vid") == "FR" and family_of("SD-2.1") == "EFS" and family_of("nope") is None
+
+
+def test_yaml_config_and_errors(tmp_path):
+    _manifest(tmp_path, _rows("ffpp", ["DF"]))
+    good = tmp_path / "p.yaml"
+    good.write_text("name: w\nkind: within_dataset\nmanifest: manifest.jsonl\ntrain_datasets: [ffpp]\n")
+    cfg = ProtocolConfig.from_yaml(good)
+    assert cfg.manifests == [tmp_path / "manifest.jsonl"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: w\nkind: leave_some_out\nmanifest: manifest.jsonl\n")
+    with pytest.raises(ConfigError, match="kind") as info:
+        ProtocolConfig.from_yaml(bad)
+    assert "\n" not in str(info.value)
+    nodataset = tmp_path / "plain.csv"
+    nodataset.write_text("path,label\na.png,0\n")
+    cfg = ProtocolConfig(name="x", kind="within_dataset", manifests=[nodataset], train_datasets=["a"])
+    with pytest.raises(FakelensError, match="'dataset' or 'split'"):
+        load_rows(cfg)
+
+
+def test_run_protocol_end_to_end_and_report(tmp_path, demo_dir, tiny_detector):
+    for i in range(2):
+        for split in ("train", "test"):
+            shutil.copy(demo_dir / "astronaut.png", tmp_path / f"real-{split}{i}.png")
+            shutil.copy(demo_dir / "astronaut-sbi.png", tmp_path / f"fake-{split}{i}.png")
+    rows = []
+    for split in ("train", "test"):
+        for i in range(2):
+            rows.append(_row(f"real-{split}{i}.png", 0, "demo", None, f"r{split}{i}", split))
+            rows.append(_row(f"fake-{split}{i}.png", 1, "demo", "sbi", f"f{split}{i}", split))
+    cfg = _config(tmp_path, rows, kind="within_dataset", train_datasets=["demo"])
+    summary = run_protocol(cfg, tmp_path / "run", model=tiny_detector, progress=False)
+    assert [r["level"] for r in summary["rows"]] == ["frame_level", "video_level"]
+    assert summary["rows"][0]["n_real"] == 2 and summary["rows"][0]["n_fake"] == 2
+    for name in ("results.json", "results.csv", "results.md", "results.png", "protocol.yaml", "folds.json"):
+        assert (tmp_path / "run" / name).is_file(), name
+    md = (tmp_path / "run" / "results.md").read_text()
+    assert "## frame-level" in md and "## video-level" in md
+    evaluation = tmp_path / "run" / "t" / "eval" / "demo_within"
+    assert (evaluation / "metrics.csv").is_file() and (evaluation / "metrics.md").is_file()
+
+    # fakelens report puts two runs side by side (a protocol run and a plain evaluation)
+    result = CliRunner().invoke(
+        app, ["report", str(tmp_path / "run"), str(evaluation), "-o", str(tmp_path / "cmp")]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cmp.md").is_file() and (tmp_path / "cmp.png").is_file()
+    header = (tmp_path / "cmp.csv").read_text().splitlines()[0]
+    assert header == "test,level,subset,run,demo_within"
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "nothing-here")])
+    assert result.exit_code == 2 and "no such run folder" in result.output

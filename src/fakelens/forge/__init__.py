@@ -1,5 +1,36 @@
-"""Training forgeries: manipulations of real faces that come with the mask of what changed."""
+"""Training forgeries: manipulations of real faces that come with the mask of what changed.
 
-from fakelens.forge.sbi import SBIConfig, SelfBlend, self_blend, self_blend_photo
+Names load lazily: importing one module (``fakelens.forge.perturb`` during evaluation) must not
+import every forgery (scipy's Delaunay for face swaps, ...).
+"""
 
-__all__ = ["SBIConfig", "SelfBlend", "self_blend", "self_blend_photo"]
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "FaceSwapConfig": "faceswap",
+    "Forgery": "faceswap",
+    "face_swap": "faceswap",
+    "freda_forgery": "freda",
+    "freda_mix": "freda",
+    "HFMasked": "hf_mask",
+    "mask_high_frequency": "hf_mask",
+    "mask_high_frequency_pair": "hf_mask",
+    "SBIConfig": "sbi",
+    "SelfBlend": "sbi",
+    "self_blend": "sbi",
+    "self_blend_photo": "sbi",
+    "VideoBlend": "video_blend",
+    "blend_video": "video_blend",
+    "apply_perturbation": "perturb",
+    "parse_perturbation": "perturb",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"fakelens.forge.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'fakelens.forge' has no attribute {name!r}")

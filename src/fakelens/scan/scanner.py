@@ -13,7 +13,7 @@ Per-file rule (documented in the README and in each record's ``rule`` field):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +36,9 @@ class ScanOptions:
     every: int | None = None  # or every k-th frame instead
     trim: float = 0.2  # fraction of frame scores cut from *each* end before averaging
     keep_evidence: int = 0  # keep this many top faces (crops + frames) per file for reports
+    # applied to each decoded frame (RGB uint8) before face detection, e.g. a robustness
+    # perturbation: the whole frame is degraded, as in the wild; video frames one at a time
+    transform: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 @dataclass
@@ -95,12 +98,13 @@ class Scanner:
         self.faces = FacePipeline(detector.face)
 
     def _frames(self, path: Path, kind: str) -> Iterator[tuple[int, float, np.ndarray]]:
-        if kind == "image":
-            yield 0, 0.0, load_image(path)
-            return
         opts = self.options
+        transform = opts.transform or (lambda image: image)
+        if kind == "image":
+            yield 0, 0.0, transform(load_image(path))
+            return
         for fr in sample_frames(path, num_frames=opts.num_frames, every=opts.every):
-            yield fr.index, fr.time_s, fr.image
+            yield fr.index, fr.time_s, transform(fr.image)
 
     def scan_file(self, path: str | Path) -> FileResult:
         """Scan one image or video; never raises for a bad file (it becomes an ``error`` record)."""

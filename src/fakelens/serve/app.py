@@ -1,0 +1,224 @@
+"""``create_app(settings) -> FastAPI``: the HTTP API and the web page, a thin layer over the scanner.
+
+Every refusal is ``{"error": {"code": ..., "message": one line}}`` with a 4xx status; the
+OpenAPI spec at ``/openapi.json`` documents each of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fakelens.models.detector import DEFAULT_MODEL, Detector, shipped_models
+from fakelens.serve.jobs import Job, JobManager
+from fakelens.serve.schemas import ApiError, ErrorOut, HealthOut, JobOut, ModelsOut, ScanResult
+from fakelens.serve.service import ServeScanner, check_image, check_video, result_json, sniff
+from fakelens.serve.settings import ServeSettings
+from fakelens.serve.uploads import FIELD, make_upload_dir, receive_upload, remove_upload_dir
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+_ERRORS = {
+    400: "Malformed or truncated multipart body, no 'file' field, an empty file, a bad Content-Length",
+    408: "The upload took longer than the request timeout",
+    413: "Upload, image pixels or video duration over the server's limits",
+    415: "Not multipart/form-data, or content that sniffs as neither an image nor a video",
+    422: "An image or video that cannot be decoded, or a bad query parameter",
+    429: "The scan queue (or the job table) is full; retry after Retry-After seconds",
+    504: "The scan ran past the request timeout",
+}
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": [FIELD],
+                "properties": {FIELD: {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+}
+
+
+def load_for(settings: ServeSettings) -> Detector:
+    """The detector named by the settings, on the chosen backend."""
+    from fakelens.models.detector import load_detector
+
+    return load_detector(settings.model, backend=settings.backend)
+
+
+def _job_json(job: Job, ttl_s: float) -> dict:
+    return {
+        "id": job.id,
+        "status": job.status,
+        "progress": round(job.progress, 3),
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "expires_at": None if job.finished_at is None else job.finished_at + ttl_s,
+        "result": job.result if job.status == "done" else None,
+        "error": job.error.body()["error"] if job.error is not None else None,
+    }
+
+
+def _error_response(status: int, code: str, message: str, headers=None) -> JSONResponse:
+    return JSONResponse(ApiError(status, code, message).body(), status_code=status, headers=headers)
+
+
+def create_app(settings: ServeSettings | None = None, detector: Detector | None = None) -> FastAPI:
+    """The server app; pass ``detector`` to reuse one already loaded (tests, benchmarks)."""
+    settings = settings or ServeSettings()
+    detector = detector if detector is not None else load_for(settings)
+    jobs = JobManager(settings.max_queue, settings.max_jobs, settings.job_ttl_s)
+    scanner = ServeScanner(detector, settings)
+    backend = getattr(detector, "backend", "torch")  # what "auto" chose
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        await run_in_threadpool(jobs.close)
+
+    app = FastAPI(
+        title="fakelens",
+        summary="Find forged faces in images and videos",
+        description="Scores are p(fake). Images are answered at once; videos run as jobs to poll. "
+        f"Limits: uploads up to {settings.max_upload_mb:g} MB, {settings.max_pixels} pixels per image "
+        f"or frame, videos up to {settings.max_video_s:g} s.",
+        version=_version(),
+        lifespan=lifespan,
+    )
+    app.state.settings, app.state.detector, app.state.jobs = settings, detector, jobs
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, err: ApiError):
+        return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, err: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(err.status_code, "http_error")
+        return _error_response(err.status_code, code, str(err.detail), getattr(err, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, err: RequestValidationError):
+        first = err.errors()[0] if err.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return _error_response(422, "invalid_request", f"{where}: {first.get('msg', 'invalid')}")
+
+    @app.exception_handler(Exception)
+    async def _internal_error(_request: Request, err: Exception):
+        return _error_response(500, "internal", f"unexpected {type(err).__name__}")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index():
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/healthz", response_model=HealthOut, tags=["service"])
+    async def healthz():
+        queued, n_jobs = jobs.counts()
+        return {"status": "ok", "model": detector.name, "backend": backend, "queued": queued, "jobs": n_jobs}
+
+    @app.get("/v1/models", response_model=ModelsOut, tags=["service"])
+    async def models():
+        shipped = shipped_models()
+        rows = [
+            {"name": n, "default": n == DEFAULT_MODEL, "loaded": n == detector.name, "path": str(p)}
+            for n, p in shipped.items()
+        ]
+        if detector.name not in shipped:
+            rows.append(
+                {"name": detector.name, "default": False, "loaded": True, "path": settings.model or ""}
+            )
+        return {"loaded": detector.name, "backend": backend, "threshold": detector.threshold, "models": rows}
+
+    @app.post(
+        "/v1/scan",
+        tags=["scan"],
+        summary="Scan one image (answered now) or video (a job to poll)",
+        openapi_extra={"requestBody": _UPLOAD_BODY},
+        responses={
+            200: {"model": ScanResult, "description": "An image's file and face records"},
+            202: {"model": JobOut, "description": "A video job; poll the Location header"},
+            **{code: {"model": ErrorOut, "description": text} for code, text in _ERRORS.items()},
+        },
+    )
+    async def scan(
+        request: Request,
+        evidence: bool = Query(False, description="Add the top faces' crops, frames and Grad-CAM heat maps"),
+    ):
+        folder = make_upload_dir(settings)
+        job = None
+        try:
+            upload = await receive_upload(request, settings, folder)
+            kind = sniff(upload)
+            if kind == "image":
+                image, planned = await run_in_threadpool(check_image, upload, settings), 1
+            else:
+                image, planned = None, await run_in_threadpool(check_video, upload, settings)
+
+            def work(job: Job) -> dict:
+                result = scanner.scan_upload(upload, job, image, planned, evidence)
+                return result_json(result, upload.name, detector if evidence else None)
+
+            timeout = settings.request_timeout_s if kind == "image" else settings.job_timeout_s
+            job = jobs.submit(work, timeout, lambda: remove_upload_dir(folder), remember=kind == "video")
+        finally:
+            if job is None:  # refused before the worker took ownership of the folder
+                remove_upload_dir(folder)
+        if kind == "video":
+            return JSONResponse(
+                _job_json(job, settings.job_ttl_s),
+                status_code=202,
+                headers={"Location": f"/v1/jobs/{job.id}"},
+            )
+        try:
+            fut = asyncio.wrap_future(job.future)
+            result = await asyncio.wait_for(asyncio.shield(fut), timeout=settings.request_timeout_s)
+        except TimeoutError:
+            job.cancel()
+            raise ApiError(
+                504, "timeout", f"the scan took longer than {settings.request_timeout_s:g} s"
+            ) from None
+        return JSONResponse(result)
+
+    @app.get(
+        "/v1/jobs/{job_id}",
+        response_model=JobOut,
+        tags=["scan"],
+        summary="A video job's status and progress, then its records",
+        responses={404: {"model": ErrorOut, "description": "No such job, or it expired"}},
+    )
+    async def get_job(job_id: str):
+        job = jobs.get(job_id)
+        if job is None:
+            raise ApiError(
+                404,
+                "job_not_found",
+                f"no job '{job_id[:64]}' (unknown, or expired after {settings.job_ttl_s:g} s)",
+            )
+        return _job_json(job, settings.job_ttl_s)
+
+    return app
+
+
+def _version() -> str:
+    from fakelens import __version__
+
+    return __version__
+
+
+def serve(settings: ServeSettings, detector: Detector | None = None) -> None:
+    """Run the server in the foreground until interrupted (``fakelens serve``)."""
+    import uvicorn
+
+    app = create_app(settings, detector)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

@@ -1,0 +1,181 @@
+"""Receive one uploaded file from a multipart body, streaming it to a server-named temp file.
+
+The size limit is enforced while bytes arrive (a huge declared Content-Length is refused before
+reading anything), and the client's file name is kept only as a label: it never becomes a path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
+
+from fakelens.serve.schemas import ApiError
+from fakelens.serve.settings import ServeSettings
+
+FIELD = "file"
+HEAD_BYTES = 512  # what content sniffing looks at
+_OVERHEAD = 64 * 1024  # multipart boundaries, part headers and small form fields
+
+
+@dataclass
+class Upload:
+    path: Path  # inside a folder made for this upload alone
+    name: str  # the client's file name, for display only
+    size: int
+    head: bytes  # first bytes, for content sniffing
+
+
+def make_upload_dir(settings: ServeSettings) -> Path:
+    if settings.tmp_dir is not None:
+        Path(settings.tmp_dir).mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="fakelens-serve-", dir=settings.tmp_dir))
+
+
+def remove_upload_dir(folder: Path | None) -> None:
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def display_name(raw: bytes | None) -> str:
+    """A label from the client's file name: last path component, printable, at most 200 chars."""
+    if not raw:
+        return "upload"
+    text = raw.decode("utf-8", errors="replace").replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C").strip()
+    return text[:200] or "upload"
+
+
+class _Receiver:
+    """python-multipart callbacks: the part named ``file`` goes to disk, other parts are dropped."""
+
+    def __init__(self, folder: Path, limit: int):
+        self.folder, self.limit = folder, limit
+        self.headers: dict[bytes, bytes] = {}
+        self.field = self.value = b""
+        self.fp = None
+        self.writing = False
+        self.upload: Upload | None = None
+        self.ended = False
+
+    def callbacks(self) -> dict:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": lambda d, s, e: setattr(self, "field", self.field + d[s:e]),
+            "on_header_value": lambda d, s, e: setattr(self, "value", self.value + d[s:e]),
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+            "on_end": lambda: setattr(self, "ended", True),
+        }
+
+    def on_part_begin(self) -> None:
+        self.headers, self.writing = {}, False
+
+    def on_header_end(self) -> None:
+        self.headers[self.field.strip().lower()] = self.value.strip()
+        self.field = self.value = b""
+
+    def on_headers_finished(self) -> None:
+        disposition, params = parse_options_header(self.headers.get(b"content-disposition"))
+        if disposition != b"form-data" or params.get(b"name") != FIELD.encode():
+            return
+        if self.upload is not None:
+            raise ApiError(400, "too_many_files", f"send one file per request in the field '{FIELD}'")
+        self.fp = open(self.folder / "upload", "wb")  # noqa: SIM115 - closed in on_part_end/close
+        self.upload = Upload(self.folder / "upload", display_name(params.get(b"filename")), 0, b"")
+        self.writing = True
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if not self.writing:
+            return
+        chunk = data[start:end]
+        up = self.upload
+        up.size += len(chunk)
+        if up.size > self.limit:
+            raise ApiError(413, "upload_too_large", f"the file is larger than the limit of {_mb(self.limit)}")
+        if len(up.head) < HEAD_BYTES:
+            up.head += chunk[: HEAD_BYTES - len(up.head)]
+        self.fp.write(chunk)
+
+    def on_part_end(self) -> None:
+        self.writing = False
+        self.close()
+
+    def close(self) -> None:
+        if self.fp is not None:
+            self.fp.close()
+            self.fp = None
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:g} MB"
+
+
+def check_declared_size(request: Request, limit: int) -> None:
+    """Refuse before reading a byte when the declared body cannot fit the limit."""
+    declared = request.headers.get("content-length")
+    if declared is None:
+        return
+    try:
+        size = int(declared)
+    except ValueError:
+        raise ApiError(
+            400, "bad_content_length", f"Content-Length {declared[:40]!r} is not a number"
+        ) from None
+    if size > limit + _OVERHEAD:
+        raise ApiError(
+            413, "upload_too_large", f"declared body of {size} bytes is over the limit of {_mb(limit)}"
+        )
+
+
+async def receive_upload(request: Request, settings: ServeSettings, folder: Path) -> Upload:
+    """Stream the ``file`` field of a multipart body into ``folder``; ApiError for every refusal."""
+    limit = settings.max_upload_bytes
+    ctype, params = parse_options_header(request.headers.get("content-type"))
+    if ctype != b"multipart/form-data":
+        raise ApiError(
+            415, "not_multipart", f"send the file as multipart/form-data in a field named '{FIELD}'"
+        )
+    if not params.get(b"boundary"):
+        raise ApiError(400, "malformed_multipart", "the multipart Content-Type has no boundary")
+    check_declared_size(request, limit)
+    receiver = _Receiver(folder, limit)
+    total = 0
+    try:
+        parser = MultipartParser(params[b"boundary"], receiver.callbacks())
+        async with asyncio.timeout(settings.request_timeout_s):
+            async for chunk in request.stream():
+                total += len(chunk)
+                if total > limit + _OVERHEAD:
+                    raise ApiError(
+                        413, "upload_too_large", f"the body is larger than the limit of {_mb(limit)}"
+                    )
+                parser.write(chunk)
+        parser.finalize()
+    except TimeoutError:
+        raise ApiError(
+            408, "upload_timeout", f"the upload took longer than {settings.request_timeout_s:g} s"
+        ) from None
+    except ClientDisconnect:
+        raise ApiError(400, "client_disconnected", "the client closed the connection mid-upload") from None
+    except (MultipartParseError, ValueError) as err:
+        raise ApiError(400, "malformed_multipart", f"malformed multipart body: {err}") from None
+    finally:
+        receiver.close()
+    if not receiver.ended:
+        raise ApiError(
+            400, "malformed_multipart", "the body ended before the closing boundary (truncated upload?)"
+        )
+    if receiver.upload is None:
+        raise ApiError(400, "missing_file", f"no field named '{FIELD}' in the multipart body")
+    if receiver.upload.size == 0:
+        raise ApiError(400, "empty_file", "the uploaded file is empty")
+    return receiver.upload

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from fakelens.cli import app
+from fakelens.data.splits import split_of
+from fakelens.data.synth import synthesize
+from fakelens.errors import FakelensError
+from fakelens.evaluate.manifest import read_manifest
+
+
+@pytest.fixture(scope="module")
+def real_dir(tmp_path_factory, astronaut, demo_dir):
+    """Four variants of the astronaut photo (named so they share a split) and the demo clip."""
+    folder = tmp_path_factory.mktemp("reals")
+    names = [n for n in (f"face{i}.png" for i in range(100)) if split_of(n) == "train"][:4]
+    h, w = astronaut.shape[:2]
+    variants = [
+        astronaut,
+        astronaut[:, ::-1],
+        cv2.warpAffine(
+            astronaut, np.float32([[0.9, 0, 30], [0, 0.9, 20]]), (w, h), borderMode=cv2.BORDER_REFLECT
+        ),
+        np.clip(astronaut.astype(int) + 25, 0, 255).astype(np.uint8),
+    ]
+    for name, img in zip(names, variants, strict=True):
+        cv2.imwrite(str(folder / name), np.ascontiguousarray(img[..., ::-1]))
+    shutil.copy(demo_dir / "astronaut-pan.mp4", folder / "pan.mp4")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def dataset(real_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth")
+    return synthesize(real_dir, out, seed=3, video_frames=4, progress=False)
+
+
+def test_manifest_lists_every_png_with_labels_methods_and_masks(dataset):
+    lines = [json.loads(s) for s in dataset.manifest.read_text().splitlines()]
+    assert {"path", "label", "method", "video_id", "split", "mask", "sources"} <= set(lines[0])
+    by_method = {}
+    for row in lines:
+        assert (dataset.out / row["path"]).is_file()
+        by_method.setdefault((row["label"], row["method"]), []).append(row)
+        if row["label"] == "fake":
+            mask = cv2.imread(str(dataset.out / row["mask"]), cv2.IMREAD_GRAYSCALE)
+            assert mask is not None and mask.max() >= 60  # not empty (SBI's weakest blend is 0.25)
+    for method in ("sbi", "faceswap", "freda", "hfmask"):
+        assert len(by_method[("fake", method)]) == 4, method  # one per face (per_face=1)
+    swap = by_method[("fake", "faceswap")][0]
+    assert len(swap["sources"]) == 2 and swap["sources"][0] != swap["sources"][1]  # two different people
+    vb = by_method[("fake", "vblend")]
+    assert len(vb) == 4 and len({r["video_id"] for r in vb}) == 1  # one fake clip, 4 frames
+    assert len(by_method[("real", "hfmask")]) == 4  # ACMF representations of the reals too
+    assert {r["split"] for r in lines} <= {"train", "val", "test"}
+    # reals and fakes never share a video id (video-level metrics would mix labels)
+    ids = {lab: {r["video_id"] for r in lines if r["label"] == lab} for lab in ("real", "fake")}
+    assert not ids["real"] & ids["fake"]
+    rows = read_manifest(dataset.manifest)
+    assert len(rows) == len(lines) and sum(r.label for r in rows) == sum(
+        len(v) for (lab, _), v in by_method.items() if lab == "fake"
+    )
+    assert dataset.counts["vblend"] == 4 and any("vblend" in n for n in dataset.notes)
+
+
+def test_config_is_written_and_seed_fixes_the_output(dataset, real_dir, tmp_path):
+    cfg = json.loads((dataset.out / "synth-config.json").read_text())
+    assert cfg["seed"] == 3 and cfg["methods"][0] == "sbi" and cfg["summary"]["counts"] == dataset.counts
+    runs = [
+        synthesize(real_dir, tmp_path / str(i), methods=["sbi", "faceswap"], seed=s, limit=2, progress=False)
+        for i, s in enumerate((3, 3, 4))
+    ]
+    files = sorted(p.relative_to(runs[0].out) for p in runs[0].out.rglob("*.png"))
+    assert len(files) >= 6  # 2 reals, 2 sbi, 2 swaps (+ masks)
+    for f in files:
+        assert (runs[0].out / f).read_bytes() == (runs[1].out / f).read_bytes()
+    sbi = next(f for f in files if f.parts[:2] == ("fake", "sbi"))
+    assert (runs[0].out / sbi).read_bytes() != (runs[2].out / sbi).read_bytes()
+    # the two-file run made the same SBI fake as the full run: adding files does not change it
+    assert (runs[0].out / sbi).read_bytes() == (dataset.out / sbi).read_bytes()
+
+
+def test_bad_input_is_one_line(tmp_path):
+    with pytest.raises(FakelensError, match="no such folder"):
+        synthesize(tmp_path / "missing", tmp_path / "out")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FakelensError, match="no images or videos"):
+        synthesize(tmp_path / "empty", tmp_path / "out")
+    cv2.imwrite(str(tmp_path / "empty" / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(FakelensError, match="no videos found"):
+        synthesize(tmp_path / "empty", tmp_path / "out", methods=["vblend"])
+    with pytest.raises(FakelensError, match="unknown method 'morph'"):
+        synthesize(tmp_path / "empty", tmp_path / "out", methods=["sbi", "morph"])
+
+
+def test_cli_writes_a_dataset(real_dir, tmp_path):
+    res = CliRunner().invoke(
+        app, ["synth", str(real_dir), "--out", str(tmp_path / "o"), "--methods", "sbi", "--limit", "2"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "sbi: 2" in res.stdout and (tmp_path / "o" / "manifest.jsonl").is_file()
+    res = CliRunner().invoke(app, ["synth", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "no such folder" in res.output and len(res.output.strip().splitlines()) == 1

@@ -125,6 +125,7 @@ def main() -> None:
         "seconds": round(time.time() - t0, 1),
     }
     if args.robustness:
+        from fakelens.evaluate.results import robustness_rows
         from fakelens.evaluate.robustness import evaluate_robustness
 
         faceswap = next(Path(p["tests"]["faceswap"]["manifest"]) for p in summary["folds"])
@@ -132,7 +133,7 @@ def main() -> None:
             faceswap, out / "robustness-faceswap", model=detector, perturbations=args.robustness.split(",")
         )
         result["robustness_faceswap"] = str(out / "robustness-faceswap")
-        result["robustness_rows"] = rob.get("rows", [])
+        result["robustness_rows"] = robustness_rows(rob)
     (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
     print_table(result)
 

@@ -56,3 +56,17 @@ def tiny_detector():
 
     torch.manual_seed(0)
     return Detector(create_model("tiny-cnn"), Preprocess(64), FaceConfig(), threshold=0.5, name="tiny")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_onnx_cache(tmp_path_factory):
+    """ONNX exports made by tests go to a temporary cache, not the user's ~/.cache/fakelens."""
+    import os
+
+    old = os.environ.get("FAKELENS_CACHE")
+    os.environ["FAKELENS_CACHE"] = str(tmp_path_factory.mktemp("fakelens-cache"))
+    yield
+    if old is None:
+        os.environ.pop("FAKELENS_CACHE", None)
+    else:
+        os.environ["FAKELENS_CACHE"] = old

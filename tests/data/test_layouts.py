@@ -118,11 +118,12 @@ def test_dfdc_metadata_and_labels_csv(tmp_path):
     notes: list[str] = []
     items = _by_id(parse_layout(tmp_path, "dfdc", notes=notes))
     assert set(items) == {"dfdc/aaa", "dfdc/bbb", "dfdc/ccc", "dfdc/ddd", "dfdc/eee"}
-    assert (items["dfdc/aaa"].label, items["dfdc/aaa"].split) == (1, "train")
-    assert items["dfdc/bbb"].label == 0
     from fakelens.data.splits import split_of
 
-    assert items["dfdc/ccc"].split == split_of("dfdc:bbb")  # a fake follows its original
+    # "train" in metadata.json: train or val (a val split carved by original video), never test
+    assert items["dfdc/aaa"].label == 1 and items["dfdc/aaa"].split == items["dfdc/bbb"].split
+    assert items["dfdc/bbb"].split == split_of("dfdc:bbb", test=0.0) and items["dfdc/bbb"].label == 0
+    assert items["dfdc/ccc"].split == split_of("dfdc:bbb")  # no split given: a fake follows its original
     assert (items["dfdc/ddd"].label, items["dfdc/ddd"].split) == (1, "test")
     assert (items["dfdc/eee"].label, items["dfdc/eee"].split) == (0, "test")
     assert any("1 listed file" in n for n in notes)
@@ -201,3 +202,52 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         with pytest.raises(FakelensError, match="no media found") as exc:
             parse_layout(tmp_path, layout)
         assert "\n" not in str(exc.value) and str(tmp_path) in str(exc.value)
+
+
+def test_dfdc_training_parts_get_a_validation_split_grouped_by_original(tmp_path):
+    """DFDC marks every training video "train": without a carved val split there would be nothing
+    of the training domain to select a checkpoint on."""
+    meta = {}
+    for i in range(40):
+        meta[f"r{i:02d}.mp4"] = {"label": "REAL", "split": "train"}
+        meta[f"f{i:02d}.mp4"] = {"label": "FAKE", "split": "train", "original": f"r{i:02d}.mp4"}
+    _touch(tmp_path, *(f"part/{name}" for name in meta))
+    (tmp_path / "part/metadata.json").write_text(json.dumps(meta))
+    items = _by_id(parse_layout(tmp_path, "dfdc"))
+    assert {it.split for it in items.values()} == {"train", "val"}
+    for i in range(40):
+        assert items[f"dfdc/f{i:02d}"].split == items[f"dfdc/r{i:02d}"].split
+
+
+def test_df40_ff_domain_follows_official_ffpp_pairs(tmp_path):
+    _touch(
+        tmp_path,
+        "simswap/ff/000_003.mp4",
+        "simswap/ff/003_000.mp4",
+        "real/ff/003.mp4",
+        "real/ff/000.mp4",
+        "simswap/cdf/id0_id1_0000.mp4",
+    )
+    splits = tmp_path / "ffpp-splits"
+    splits.mkdir()
+    for name, pairs in {"train": [["001", "002"]], "val": [["004", "005"]], "test": [["000", "003"]]}.items():
+        (splits / f"{name}.json").write_text(json.dumps(pairs))
+    items = _by_id(parse_layout(tmp_path, "df40", splits_dir=splits))
+    ff = [it for it in items.values() if it.dataset == "df40-ff"]
+    assert len(ff) == 4 and {it.split for it in ff} == {"test"}  # 003's face and 003's video: one split
+    with pytest.raises(FakelensError, match="train.json"):
+        parse_layout(tmp_path, "df40", splits_dir=tmp_path / "nowhere")
+
+
+def test_ffpp_split_files_must_be_pair_lists_and_disjoint(tmp_path):
+    _ffpp_tree(tmp_path)
+    splits = tmp_path / "splits"
+    splits.mkdir()
+    files = {"train": [["071", "054"]], "val": [["000", "999"]], "test": [["003", "071"]]}
+    for name, pairs in files.items():
+        (splits / f"{name}.json").write_text(json.dumps(pairs))
+    with pytest.raises(FakelensError, match="video '071' is listed in both train.json and test.json"):
+        parse_layout(tmp_path, "ffpp")
+    (splits / "test.json").write_text(json.dumps({"003": "004"}))  # iterating a dict would "work"
+    with pytest.raises(FakelensError, match="expected a JSON list of id pairs"):
+        parse_layout(tmp_path, "ffpp")

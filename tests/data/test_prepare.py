@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fakelens.cli import app
-from fakelens.data.prepare import prepare_dataset
+from fakelens.data.prepare import frames_folder_indices, prepare_dataset
 from fakelens.evaluate.manifest import read_manifest
 
 SIDE = 256  # YuNet finds the demo astronaut from ~200 px up
@@ -179,3 +179,12 @@ def test_cli_prepare_bad_path_and_empty_dataset(tmp_path, generic_tree):
         app, ["prepare", str(tmp_path / "empty"), "--layout", "bogus", "--out", str(tmp_path / "o")]
     )
     assert res.exit_code == 2 and "unknown layout 'bogus'" in res.output
+
+
+@pytest.mark.parametrize(("n", "count"), [(4, 32), (2, 3), (10, 3), (100, 32), (33, 32), (1, 5)])
+def test_frames_folder_sampling_takes_min_n_count_distinct_frames(n, count):
+    idx = frames_folder_indices(n, count)
+    assert len(set(idx)) == len(idx) == min(n, count)  # a short folder gives all its frames, not frame 0
+    assert idx == sorted(idx) and 0 <= idx[0] and idx[-1] < n
+    if count < n:  # spread over the whole folder: first and last shares are both represented
+        assert idx[0] < n / count and idx[-1] >= n - n / count

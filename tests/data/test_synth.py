@@ -62,6 +62,10 @@ def test_manifest_lists_every_png_with_labels_methods_and_masks(dataset):
     # reals and fakes never share a video id (video-level metrics would mix labels)
     ids = {lab: {r["video_id"] for r in lines if r["label"] == lab} for lab in ("real", "fake")}
     assert not ids["real"] & ids["fake"]
+    dataset_name = lines[0]["dataset"]
+    assert all(r["video_id"].startswith(f"{dataset_name}/") for r in lines)  # unique across synth sets
+    reals = {r["video_id"] for r in lines if r["label"] == "real" and r["method"] is None}
+    assert f"{dataset_name}/real/pan.mp4" in reals  # the clip's frames: one video, named by its file
     rows = read_manifest(dataset.manifest)
     assert len(rows) == len(lines) and sum(r.label for r in rows) == sum(
         len(v) for (lab, _), v in by_method.items() if lab == "fake"

@@ -118,8 +118,13 @@ def test_df40_protocols(tmp_path):
     plans = materialize(cfg.model_copy(update={"kind": "df40_p1"}), tmp_path / "p1")
     assert {r["method"] for r in _read(plans[0]["train"]) if r["label"]} == {"simswap"}
     assert set(plans[0]["tests"]) == {"FS df40-ff", "FR df40-ff", "EFS df40-ff", "FE df40-ff"}
-    with pytest.raises(FakelensError, match="EFS df40-cdf"):  # no EFS fakes in the cdf domain here
-        materialize(cfg.model_copy(update={"kind": "df40_p2"}), tmp_path / "p2")
+    # a DF40 subset without some families: p2 tests the families the cdf domain has
+    plans = materialize(cfg.model_copy(update={"kind": "df40_p2"}), tmp_path / "p2")
+    assert set(plans[0]["tests"]) == {"FS df40-cdf", "FR df40-cdf"}
+    (p3,) = expand(cfg.model_copy(update={"kind": "df40_p3"}), load_rows(cfg))
+    assert set(p3.tests) == {"e4e"}  # the only one of DF40's unseen methods present
+    with pytest.raises(FakelensError, match="starganv2"):  # named explicitly but absent: an error
+        materialize(cfg.model_copy(update={"kind": "df40_p3", "methods": ["starganv2"]}), tmp_path / "p3")
     folds = expand(cfg.model_copy(update={"kind": "df40_p4"}), load_rows(cfg))
     assert len(folds) == 4 and all(len(f.tests) == 3 for f in folds)
     assert family_of("face_vid2vid") == "FR" and family_of("SD-2.1") == "EFS" and family_of("nope") is None
@@ -174,3 +179,38 @@ def test_run_protocol_end_to_end_and_report(tmp_path, demo_dir, tiny_detector):
     assert header == "test,level,subset,run,demo_within"
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nothing-here")])
     assert result.exit_code == 2 and "no such run folder" in result.output
+
+
+def test_training_without_a_validation_split_fails_before_training(tmp_path):
+    rows = [r for r in _rows("a", ["x", "y"]) if r["split"] != "val"]
+    cfg = _config(tmp_path, rows, kind="within_dataset", train_datasets=["a"])
+    recipe = tmp_path / "recipe.yaml"  # never read: the check comes first
+    with pytest.raises(FakelensError, match="no real 'val' rows to select the checkpoint with"):
+        run_protocol(cfg, tmp_path / "run", train_recipe=recipe, progress=False)
+
+
+_SHIPPED = sorted((Path(__file__).parents[2] / "configs" / "protocols").glob("*.yaml"))
+_DF40_METHODS = ["simswap", "deepfacelab", "fomm", "heygen", "stylegan2", "midjourney", "e4e", "starganv2"]
+_FAKES_OF = {
+    "ffpp": ["Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures"],
+    "celebdf": ["Celeb-synthesis"],
+    "dfdc": ["dfdc"],
+    "df40-ff": _DF40_METHODS,
+    "df40-cdf": _DF40_METHODS,
+    "mine": ["faceswap"],
+    "gan": ["stylegan2"],
+}
+
+
+@pytest.mark.parametrize("path", _SHIPPED, ids=lambda p: p.stem)
+def test_shipped_protocol_configs_expand_on_a_matching_manifest(tmp_path, path):
+    cfg = ProtocolConfig.from_yaml(path)
+    assert all(m.parts[-3:-1] != ("configs", "protocols") for m in cfg.manifests)  # made relative to the YAML
+    rows = [r for dataset, methods in _FAKES_OF.items() for r in _rows(dataset, methods)]
+    cfg.manifests = [_manifest(tmp_path, rows)]
+    plans = materialize(cfg, tmp_path / "run")  # raises on a test set without both classes or a leak
+    assert plans and all(plan["tests"] for plan in plans)
+
+
+def test_shipped_protocol_configs_exist():
+    assert len(_SHIPPED) >= 8

@@ -36,23 +36,18 @@ def client(settings, tiny_detector):
         yield c
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class LiveServer:
-    """uvicorn in a thread on 127.0.0.1; stopped by setting ``should_exit``."""
+    """uvicorn in a thread on 127.0.0.1; stopped by setting ``should_exit``. The listening socket is
+    bound here and handed over, so no other process can take the port in between."""
 
     def __init__(self, app):
         import uvicorn
 
-        self.port = free_port()
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     @property
     def url(self) -> str:
@@ -70,6 +65,8 @@ class LiveServer:
     def __exit__(self, *exc):
         self.server.should_exit = True
         self.thread.join(timeout=20)
+        self.sock.close()
+        assert not self.thread.is_alive(), "the test server did not stop"
 
 
 @pytest.fixture()

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 
 from fakelens.records import FaceRecord, FileRecord, to_json
-from fakelens.scan.scanner import Scanner
+from fakelens.scan import scan_paths
+from fakelens.scan.scanner import FileResult, Scanner
+from fakelens.serve import service
 from fakelens.serve.schemas import FaceRecordOut, FileRecordOut
+from fakelens.serve.uploads import Upload
 
 
 def _upload(path, name=None):
@@ -28,6 +32,53 @@ def test_image_scan_returns_the_cli_records(client, demo_dir, tiny_detector, set
     assert [f["score"] for f in body["faces"]] == [round(f.score, 6) for f in cli.faces]
     assert body["evidence"] is None
     assert not any(settings.tmp_dir.iterdir())  # the upload's folder is gone
+
+
+def test_records_equal_the_cli_jsonl(client, demo_dir, tiny_detector, tmp_path):
+    """``fakelens scan --out x.jsonl`` and ``POST /v1/scan`` give the same records, bar name and time."""
+    out = tmp_path / "scan.jsonl"
+    scan_paths([demo_dir / "astronaut.png"], out, model=tiny_detector, progress=False)
+    cli = [json.loads(line) for line in out.read_text().splitlines()]
+    r = client.post("/v1/scan", files=_upload(demo_dir / "astronaut.png"))
+    api = [*r.json()["faces"], r.json()["file"]]
+    assert len(cli) == len(api) >= 2 and cli[-1]["verdict"] in ("real", "fake")
+    for c, a in zip(cli, api, strict=True):
+        assert a["file"] == "astronaut.png" and c["file"] == str(demo_dir / "astronaut.png")
+        drop = {"file", "seconds"}
+        assert {k: v for k, v in a.items() if k not in drop} == {k: v for k, v in c.items() if k not in drop}
+
+
+def test_content_decides_the_kind_not_the_name_or_type(client, demo_dir):
+    png = {"file": ("notes.txt", (demo_dir / "astronaut.png").read_bytes(), "text/plain")}
+    r = client.post("/v1/scan", files=png)
+    assert r.status_code == 200 and r.json()["file"]["kind"] == "image", r.text
+    mp4 = {"file": ("photo.png", (demo_dir / "astronaut-pan.mp4").read_bytes(), "image/png")}
+    r = client.post("/v1/scan", files=mp4)
+    assert r.status_code == 202, r.text
+    client.app.state.jobs.get(r.json()["id"]).future.result(timeout=60)
+
+
+def test_images_are_decoded_by_the_one_worker(client, demo_dir, monkeypatch):
+    """A queued image holds no pixels, and the detector only ever runs on the worker thread."""
+    threads = []
+    original = service.load_image
+    monkeypatch.setattr(
+        service,
+        "load_image",
+        lambda *a, **k: (threads.append(threading.current_thread().name), original(*a, **k))[1],
+    )
+    assert client.post("/v1/scan", files=_upload(demo_dir / "astronaut.png")).status_code == 200
+    assert threads == ["fakelens-scan"]
+
+
+def test_error_records_do_not_leak_server_paths(tmp_path):
+    upload = Upload(tmp_path / "fakelens-serve-x" / "upload", "clip.mp4", 10, b"")
+    rec = FileRecord(
+        str(upload.path), "video", "error", None, 0, 3, 0, f"cannot read '{upload.path}': bad packet"
+    )
+    out = service.result_json(FileResult(rec), upload, None)
+    assert out["file"]["file"] == "clip.mp4" and out["file"]["error"] == "cannot read 'clip.mp4': bad packet"
+    assert str(tmp_path) not in json.dumps(out)
 
 
 def test_evidence_has_crops_and_heat_maps(client, demo_dir):
@@ -81,6 +132,7 @@ def test_models_and_health(client):
         "backend": "torch",
         "queued": 0,
         "jobs": 0,
+        "uploading": 0,
     }
 
 
@@ -89,7 +141,19 @@ def test_openapi_documents_each_refusal(client):
     scan = spec["paths"]["/v1/scan"]["post"]
     assert {"200", "202", "400", "408", "413", "415", "422", "429", "504"} <= set(scan["responses"])
     assert "multipart/form-data" in scan["requestBody"]["content"]
-    assert "404" in spec["paths"]["/v1/jobs/{job_id}"]["get"]["responses"]
+    assert {"500", "503"} <= set(scan["responses"])
+    assert (
+        "Retry-After" in scan["responses"]["429"]["headers"]
+        and "Location" in scan["responses"]["202"]["headers"]
+    )
+    job = spec["paths"]["/v1/jobs/{job_id}"]["get"]["responses"]
+    assert "404" in job
+    # every refusal is documented as the ErrorOut body the handlers send, not FastAPI's default
+    assert "HTTPValidationError" not in json.dumps(spec)
+    for op in (scan, spec["paths"]["/v1/jobs/{job_id}"]["get"]):
+        for code, resp in op["responses"].items():
+            if code.startswith(("4", "5")):
+                assert resp["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut"), code
 
 
 def test_record_models_mirror_the_records():
@@ -101,6 +165,7 @@ def test_record_models_mirror_the_records():
 def test_page_and_assets_are_served(client):
     page = client.get("/")
     assert page.status_code == 200 and 'id="file"' in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]  # no inline or foreign script
     for asset in ("/static/app.js", "/static/style.css"):
         assert client.get(asset).status_code == 200
     for text in (page.text, client.get("/static/app.js").text):  # no CDN: nothing from elsewhere

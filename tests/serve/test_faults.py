@@ -215,3 +215,88 @@ def test_slow_upload_times_out(settings, tiny_detector, make_live_server):
         assert reply.startswith(b"HTTP/1.1 408") and b'"upload_timeout"' in reply
         assert _healthy(server)
     assert not any(settings.tmp_dir.iterdir())
+
+
+def test_oversized_part_headers_are_refused(client, check_clean):
+    head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"\r\nX-Pad: {"a" * 100_000}\r\n\r\n'
+    _assert_refused(
+        _post(client, head.encode() + b"x\r\n--" + BOUNDARY.encode() + b"--\r\n"), 400, "malformed_multipart"
+    )
+
+
+def test_image_scan_timeout_is_504_and_the_upload_is_removed(settings, tiny_detector, demo_dir):
+    import threading
+
+    from fastapi.testclient import TestClient
+
+    app = create_app(dataclasses.replace(settings, request_timeout_s=0.5), tiny_detector)
+    gate = threading.Event()
+    with TestClient(app) as c:
+        busy = app.state.jobs.submit(lambda j: gate.wait(10) and {}, 10)  # the worker is taken
+        r = c.post("/v1/scan", files={"file": ("a.png", (demo_dir / "astronaut.png").read_bytes())})
+        _assert_refused(r, 504, "timeout")
+        gate.set()
+        busy.future.result(10)
+        deadline = time.monotonic() + 10  # the abandoned scan is skipped and its folder removed
+        while any(settings.tmp_dir.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not any(settings.tmp_dir.iterdir())
+        assert c.get("/healthz").json() == {
+            "status": "ok",
+            "model": "tiny",
+            "backend": "torch",
+            "queued": 0,
+            "jobs": 0,
+            "uploading": 0,
+        }
+
+
+def _chunked_head(path: str = "/v1/scan") -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\r\n"
+    ).encode()
+
+
+def _chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+def test_chunked_body_over_the_limit_is_refused_before_it_ends(settings, tiny_detector, make_live_server):
+    """No Content-Length and no end: the 413 must come while the body is still streaming in."""
+    app = create_app(dataclasses.replace(settings, max_upload_mb=0.25), tiny_detector)
+    with make_live_server(app) as server:
+        limit = app.state.settings.max_upload_bytes
+        body = _chunk(_multipart(b"\x89PNG\r\n\x1a\n", close=False))
+        body += b"".join(_chunk(b"\0" * 16384) for _ in range(limit // 16384 + 1))
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(_chunked_head() + body)  # ...and never the closing chunk
+            reply = s.recv(65536)
+        assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
+        assert _healthy(server)
+    assert not any(settings.tmp_dir.iterdir())
+
+
+def test_uploads_in_flight_are_bounded(settings, tiny_detector, make_live_server, demo_dir):
+    """With max_queue uploads streaming in, the next request is refused before it writes a byte."""
+    import httpx
+
+    app = create_app(dataclasses.replace(settings, max_queue=1), tiny_detector)
+    with make_live_server(app) as server:
+        stalled = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        try:
+            stalled.sendall(_head(100_000) + _multipart(b"\x89PNG", close=False))
+            deadline = time.monotonic() + 10
+            while httpx.get(f"{server.url}/healthz").json()["uploading"] != 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            photo = {"file": ("a.png", (demo_dir / "astronaut.png").read_bytes())}
+            r = httpx.post(f"{server.url}/v1/scan", files=photo, timeout=10)
+            _assert_refused(r, 429, "busy")
+            assert r.headers["retry-after"] == "1"
+        finally:
+            stalled.close()  # the server sees the disconnect and removes that upload
+        deadline = time.monotonic() + 10
+        while httpx.get(f"{server.url}/healthz").json()["uploading"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert httpx.post(f"{server.url}/v1/scan", files=photo, timeout=30).status_code == 200
+    assert not any(settings.tmp_dir.iterdir())

@@ -17,7 +17,8 @@ def test_queue_is_bounded_and_work_runs_in_order():
     first = jobs.submit(
         lambda j: gate.wait(10) and order.append(1) or {"n": 1}, 10, lambda: cleaned.append(1)
     )
-    while first.status == "queued":
+    deadline = time.monotonic() + 10
+    while first.status == "queued" and time.monotonic() < deadline:
         time.sleep(0.01)
     second = jobs.submit(lambda j: order.append(2) or {"n": 2}, 10, remember=True)
     with pytest.raises(ApiError) as err:
@@ -63,3 +64,26 @@ def test_finished_jobs_expire_and_the_table_is_bounded():
     time.sleep(0.01)
     assert jobs.get(third.id) is None
     jobs.close()
+
+
+def test_close_cancels_the_running_job_and_fails_the_queued_ones():
+    """Shutdown: every job's upload is removed and nobody waits forever on a dropped job."""
+    jobs = JobManager(max_queue=4, max_jobs=10, ttl_s=60)
+    started, cleaned = threading.Event(), []
+
+    def long_scan(job):
+        started.set()
+        while True:  # a long video: only its deadline or a cancel stops it
+            time.sleep(0.01)
+            job.check()
+
+    running = jobs.submit(long_scan, 600, lambda: cleaned.append("running"), remember=True)
+    queued = jobs.submit(lambda j: {}, 600, lambda: cleaned.append("queued"))
+    assert started.wait(5)
+    t0 = time.monotonic()
+    jobs.close(wait_s=10)
+    assert time.monotonic() - t0 < 5 and sorted(cleaned) == ["queued", "running"]
+    assert running.status == "failed" and running.future.exception(1) is running.error
+    with pytest.raises(ApiError) as err:
+        queued.future.result(1)
+    assert err.value.status == 503 and err.value.code == "shutting_down"

@@ -265,13 +265,18 @@ def _frames(item: Item, count: int) -> Iterator[tuple[int, float | None, Path, n
         files = frame_files(item.source)
         if not files:
             raise FakelensError("frames folder holds no images", item.source)
-        n = len(files)
-        for i in sorted({(2 * k + 1) * n // (2 * count) for k in range(min(count, n))}):
+        for i in frames_folder_indices(len(files), count):
             try:
                 image = load_image(files[i])
             except FakelensError as err:
                 image = err
             yield i, None, files[i], image
+
+
+def frames_folder_indices(n: int, count: int) -> list[int]:
+    """``count`` of ``n`` frames, each the middle of its equal share (all ``n`` when n <= count)."""
+    m = min(n, count)
+    return [(2 * k + 1) * n // (2 * m) for k in range(m)]
 
 
 class _MaskReader:

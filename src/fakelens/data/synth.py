@@ -4,9 +4,12 @@ Every real face is aligned by the same ``FacePipeline`` as scanning (through the
 ``build_faceset``); each method then writes its fakes with their masks, and ``manifest.jsonl``
 (readable by ``fakelens evaluate``) gets one line per PNG as soon as it is written. Splits come
 from a hash of the real file's name (``data.splits``), and a face swap only pairs faces of the same
-split, so no identity crosses from train to test. Each (file, method, copy) has its own generator
-seeded from ``seed`` and swap partners are picked by rendezvous hashing, so a seed fixes the output
-and adding files changes an earlier fake only where the new face becomes its swap partner.
+split, so no face crosses from train to test. Each file counts as its own identity (as in FFHQ):
+several photos of one person in one folder may still land in different splits. Video ids are
+``<dataset>/...`` so that two synth sets merged into one manifest never share one. Each (file,
+method, copy) has its own generator seeded from ``seed`` and swap partners are picked by rendezvous
+hashing, so a seed fixes the output and adding files changes an earlier fake only where the new
+face becomes its swap partner.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ class _Writer:
         _png(self.out / rel, image)
         if mask is not None:
             _png(self.out / mask_rel, _mask_png(mask))
+        video_id = f"{self.dataset}/{video_id}"  # unique across synth sets merged into one manifest
         row = {"path": rel, "label": label, "dataset": self.dataset, "method": method, "video_id": video_id}
         row["split"] = split
         row |= {"mask": mask_rel if mask is not None else None, "sources": sources}
@@ -185,7 +189,7 @@ def _image_forgeries(writer: _Writer, faces, real_dir: Path, methods, per_face, 
     lone = 0
     for i in track(range(len(names)), description="forging", disable=not progress):
         crop, lm, name, split = faces.crops[i], faces.landmarks[i], names[i], splits[i]
-        writer.add(f"real/{name}.png", crop, "real", None, f"real/{name}", split, [srcs[i]])
+        writer.add(f"real/{name}.png", crop, "real", None, f"real/{srcs[i]}", split, [srcs[i]])
         partners = [j for j in range(len(names)) if j != i and splits[j] == split]
         needs_swap = {"faceswap", "freda", "hfmask"} & set(methods)
         if needs_swap and not partners:
@@ -262,7 +266,7 @@ def _video_forgeries(writer: _Writer, videos, real_dir: Path, face, per_face, se
             writer.summary.skipped.append((str(path), f"a face in {len(crops)} sampled frame(s), need 2"))
             continue
         for crop, idx in zip(crops, indices, strict=True):
-            writer.add(f"real/{name}_f{idx:05d}.png", crop, "real", None, f"real/{name}", split, [src])
+            writer.add(f"real/{name}_f{idx:05d}.png", crop, "real", None, f"real/{src}", split, [src])
         for k in range(per_face):
             vb = blend_video(np.stack(crops), np.stack(lms), _rng(seed, name, "vblend", k))
             for t, idx in enumerate(indices):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from fakelens.errors import FakelensError
 from fakelens.evaluate.protocols import ProtocolConfig, materialize, safe_name
 from fakelens.evaluate.results import COLUMNS, markdown_by_level, plot_comparison, write_csv
 
@@ -50,6 +51,8 @@ def run_protocol(
     (out / "protocol.yaml").write_text(cfg.to_yaml())
     plans = materialize(cfg, out)
     (out / "folds.json").write_text(json.dumps(plans, indent=2) + "\n")
+    if train_recipe:
+        _check_trainable(plans)
 
     shared = None if train_recipe else (model if isinstance(model, Detector) else load_detector(model))
     rows: list[dict] = []
@@ -79,6 +82,19 @@ def run_protocol(
                     )
             _write_summary(summary, out)
     return summary
+
+
+def _check_trainable(plans: list[dict]) -> None:
+    """Training needs real faces in the fold's train rows and in its (training-domain) val rows:
+    without val there is nothing honest to select a checkpoint with, so fail before training."""
+    for plan in plans:
+        for part, purpose in (("train", "train on"), ("val", "select the checkpoint with")):
+            if plan["counts"][part]["real"] == 0:
+                raise FakelensError(
+                    f"fold '{plan['fold']}' has no real '{part}' rows to {purpose} "
+                    f"(its training datasets need a '{part}' split)",
+                    plan[part],
+                )
 
 
 def _write_summary(summary: dict, out: Path) -> None:

@@ -47,8 +47,8 @@ DF40_UNSEEN = (
     "starganv2",
     "styleclip",
     "e4e",
+    "collabdiff",
 )
-DF40_UNSEEN += ("collabdiff",)
 
 
 def _norm(name: str | None) -> str:
@@ -229,14 +229,23 @@ def expand(cfg: ProtocolConfig, rows: list[ManifestRow]) -> list[Fold]:
     if kind in ("df40_p1", "df40_p2"):
         train = Selection(datasets=ff, families=["FS"], methods=cfg.methods, splits=["train"])
         domain = ff if kind == "df40_p1" else other
+        # a downloaded subset of DF40 may lack a family: test the families it has
+        present = [fam for fam in DF40_FAMILIES if fake_methods(domain, [fam])]
+        if not present:
+            raise ConfigError(f"{kind} found no DF40 fake methods in {domain}")
         tests = {
             f"{fam} {'+'.join(domain)}": Selection(datasets=domain, families=[fam], splits=ts)
-            for fam in DF40_FAMILIES
+            for fam in present
         }
         return [Fold(name=cfg.name, train=train, tests=tests)]
     if kind == "df40_p3":
         train = Selection(datasets=ff, families=["FS"], splits=["train"])
-        unseen = cfg.methods or list(DF40_UNSEEN)
+        if cfg.methods:  # named explicitly: each must be there (materialize says which is not)
+            unseen = cfg.methods
+        else:
+            unseen = [m for m in fake_methods(None) if _norm(m) in {_norm(u) for u in DF40_UNSEEN}]
+            if not unseen:
+                raise ConfigError(f"df40_p3 found none of DF40's unseen methods ({', '.join(DF40_UNSEEN)})")
         tests = {m: Selection(methods=[m], splits=ts, real_datasets=ff + other) for m in unseen}
         return [Fold(name=cfg.name, train=train, tests=tests)]
     # df40_p4: one-vs-all

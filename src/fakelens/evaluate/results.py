@@ -96,14 +96,29 @@ def load_run(folder: str | Path) -> list[dict]:
         raise FakelensError("no such run folder", folder)
     name = folder.name
     if (folder / "results.json").is_file():
-        data = _read_json(folder / "results.json")
-        return [{**r, "run": name} for r in data.get("rows", [])]
+        rows = _read_json(folder / "results.json").get("rows", [])
+        if len({r.get("fold") for r in rows}) > 1:  # leave-one-out folds reuse test names ("seen methods")
+            rows = [{**r, "test": f"{r['fold']}: {r['test']}"} for r in rows]
+        return [{**r, "run": name} for r in rows]
     if (folder / "metrics.json").is_file():
         return evaluation_rows(_read_json(folder / "metrics.json"), test="", run=name)
     if (folder / "robustness.json").is_file():
-        data = _read_json(folder / "robustness.json")
-        return [{**r, "run": name} for r in data.get("rows", [])]
+        return robustness_rows(_read_json(folder / "robustness.json"), run=name)
     raise FakelensError("no results.json, metrics.json or robustness.json inside", folder)
+
+
+def robustness_rows(summary: dict, *, run: str = "") -> list[dict]:
+    """Long-format rows of a ``robustness.json``: test = the condition (``clean``, ``jpeg:3``)."""
+    rows = []
+    for c in summary.get("conditions", []):
+        test = "clean" if c["perturbation"] == "clean" else f"{c['perturbation']}:{c['level']}"
+        for level, short in (("frame_level", "frame"), ("video_level", "video")):
+            if c.get(f"{short}_auc") is None and not c.get(f"{short}_n"):
+                continue  # not measured at this level (photos have no video level; failed condition)
+            row = {"run": run, "test": test, "level": level, "subset": "all"}
+            row |= {k: c.get(f"{short}_{k}") for k in ("n", "n_real", "n_fake", *METRICS)}
+            rows.append(row)
+    return rows
 
 
 def _read_json(path: Path) -> dict:

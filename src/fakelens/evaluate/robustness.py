@@ -29,7 +29,7 @@ from fakelens.forge.perturb import LEVELS, PERTURBATIONS, Perturbation, parse_pe
 __all__ = ["evaluate_robustness", "summary_tables"]
 
 _LEVEL_KEYS = {"frame_level": "frame-level", "video_level": "video-level"}
-_FIGURES = ("auc", "ap", "eer", "acc", "n")
+_FIGURES = ("auc", "ap", "eer", "acc", "n", "n_real", "n_fake")
 _CSV_COLUMNS = (
     ["perturbation", "level", "param", "value"]
     + [f"{lv}_{k}" for lv in ("frame", "video") for k in _FIGURES]

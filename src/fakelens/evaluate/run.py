@@ -99,7 +99,10 @@ def evaluate_manifest(
                 fh.write(json.dumps({"path": str(row.path), "error": rec.error}) + "\n")
 
     if not samples:
-        raise ValueError(f"no face could be scored in any of the {len(rows)} rows of '{manifest}'")
+        raise ValueError(
+            f"no face could be scored in any of the {len(rows)} rows of '{manifest}' "
+            f"({outcome['error']} unreadable, {outcome['no_face']} without a face; see {out / 'scores.jsonl'})"
+        )
     vids = [s[0] for s in samples]
     y = np.array([s[1] for s in samples])
     scores = np.array([s[2] for s in samples])

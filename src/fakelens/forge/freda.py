@@ -11,6 +11,9 @@ paper's summary (see the project's METHODS.md). Choices made here, not confirmab
 centred disc of radius ``cutoff`` x half the shorter side of the (shifted) spectrum, applied to
 every RGB channel; the result is rounded to uint8. The real donor should be the fake's own paired
 real (for a face swap: its target), so that the low frequencies agree with the rest of the picture.
+Not implemented: the paper's Forgery Quality Score (ArcFace similarity + model feedback) and its
+curriculum, which choose *which* fakes are easy enough for FreDA; ``fakelens synth`` applies it to
+every face swap it makes.
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ def frequency_split(image: np.ndarray, cutoff: float) -> tuple[np.ndarray, np.nd
 def freda_mix(fake: np.ndarray, real: np.ndarray, mask: np.ndarray, cutoff: float = 0.1) -> Forgery:
     """Low frequencies of ``real`` + high frequencies of ``fake`` (same-size RGB uint8 images).
 
-    ``mask`` (the fake's manipulation mask) passes through: where the fake equals the real the
-    output equals it too, and inside the mask the fake's high-frequency content remains."""
+    ``mask`` (the fake's manipulation mask) passes through. Outside it the output differs from the
+    real only by the high-passed forgery, which the ideal (disc) filter spreads as faint ringing
+    near the mask's edge; inside it the fake's high-frequency content remains."""
     if fake.shape != real.shape:
         raise ValueError(f"fake {fake.shape} and real {real.shape} differ in size")
     keep = lowpass_mask(fake.shape[:2], cutoff)[..., None]

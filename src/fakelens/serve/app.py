@@ -20,7 +20,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fakelens.models.detector import DEFAULT_MODEL, Detector, shipped_models
 from fakelens.serve.jobs import Job, JobManager
 from fakelens.serve.schemas import ApiError, ErrorOut, HealthOut, JobOut, ModelsOut, ScanResult
-from fakelens.serve.service import ServeScanner, check_image, check_video, result_json, sniff
+from fakelens.serve.service import (
+    ServeScanner,
+    check_image,
+    check_image_header,
+    check_video,
+    result_json,
+    sniff,
+)
 from fakelens.serve.settings import ServeSettings
 from fakelens.serve.uploads import FIELD, make_upload_dir, receive_upload, remove_upload_dir
 
@@ -32,8 +39,20 @@ _ERRORS = {
     413: "Upload, image pixels or video duration over the server's limits",
     415: "Not multipart/form-data, or content that sniffs as neither an image nor a video",
     422: "An image or video that cannot be decoded, or a bad query parameter",
-    429: "The scan queue (or the job table) is full; retry after Retry-After seconds",
+    429: "The scan queue, the job table or the uploads in flight are full; retry after Retry-After seconds",
+    500: "An unexpected failure while scanning (the server stays up)",
+    503: "The server is shutting down",
     504: "The scan ran past the request timeout",
+}
+_HEADERS = {
+    202: {"Location": {"description": "The job's URL to poll", "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+}
+# The page only loads its own script, style and images (results are data:, the preview a blob:).
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
 }
 _UPLOAD_BODY = {
     "required": True,
@@ -79,6 +98,7 @@ def create_app(settings: ServeSettings | None = None, detector: Detector | None 
     detector = detector if detector is not None else load_for(settings)
     jobs = JobManager(settings.max_queue, settings.max_jobs, settings.job_ttl_s)
     scanner = ServeScanner(detector, settings)
+    receiving = [0]  # uploads streaming in now: each may hold up to max_upload_mb on disk
     backend = getattr(detector, "backend", "torch")  # what "auto" chose
 
     @asynccontextmanager
@@ -94,6 +114,10 @@ def create_app(settings: ServeSettings | None = None, detector: Detector | None 
         f"or frame, videos up to {settings.max_video_s:g} s.",
         version=_version(),
         lifespan=lifespan,
+        # Swagger UI and ReDoc load their scripts from a CDN, so offline they are blank pages;
+        # the spec itself is served at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings, app.state.detector, app.state.jobs = settings, detector, jobs
 
@@ -120,12 +144,19 @@ def create_app(settings: ServeSettings | None = None, detector: Detector | None 
 
     @app.get("/", include_in_schema=False)
     async def index():
-        return FileResponse(STATIC / "index.html", media_type="text/html")
+        return FileResponse(STATIC / "index.html", media_type="text/html", headers=_PAGE_HEADERS)
 
     @app.get("/healthz", response_model=HealthOut, tags=["service"])
     async def healthz():
         queued, n_jobs = jobs.counts()
-        return {"status": "ok", "model": detector.name, "backend": backend, "queued": queued, "jobs": n_jobs}
+        return {
+            "status": "ok",
+            "model": detector.name,
+            "backend": backend,
+            "queued": queued,
+            "jobs": n_jobs,
+            "uploading": receiving[0],
+        }
 
     @app.get("/v1/models", response_model=ModelsOut, tags=["service"])
     async def models():
@@ -147,27 +178,42 @@ def create_app(settings: ServeSettings | None = None, detector: Detector | None 
         openapi_extra={"requestBody": _UPLOAD_BODY},
         responses={
             200: {"model": ScanResult, "description": "An image's file and face records"},
-            202: {"model": JobOut, "description": "A video job; poll the Location header"},
-            **{code: {"model": ErrorOut, "description": text} for code, text in _ERRORS.items()},
+            202: {
+                "model": JobOut,
+                "description": "A video job; poll the Location header",
+                "headers": _HEADERS[202],
+            },
+            **{
+                code: {"model": ErrorOut, "description": text, "headers": _HEADERS.get(code, {})}
+                for code, text in _ERRORS.items()
+            },
         },
     )
     async def scan(
         request: Request,
         evidence: bool = Query(False, description="Add the top faces' crops, frames and Grad-CAM heat maps"),
     ):
+        if receiving[0] >= settings.max_queue or jobs.counts()[0] >= settings.max_queue:
+            # refused before a byte is written: a full server must not fill its disk with uploads
+            raise ApiError(429, "busy", "too many uploads in flight; retry later", {"Retry-After": "1"})
         folder = make_upload_dir(settings)
         job = None
         try:
-            upload = await receive_upload(request, settings, folder)
+            receiving[0] += 1
+            try:
+                upload = await receive_upload(request, settings, folder)
+            finally:
+                receiving[0] -= 1
             kind = sniff(upload)
-            if kind == "image":
-                image, planned = await run_in_threadpool(check_image, upload, settings), 1
+            if kind == "image":  # header only here; decoded by the worker, so a queue holds no pixels
+                planned = await run_in_threadpool(check_image_header, upload, settings)
             else:
-                image, planned = None, await run_in_threadpool(check_video, upload, settings)
+                planned = await run_in_threadpool(check_video, upload, settings)
 
             def work(job: Job) -> dict:
+                image = check_image(upload, settings) if kind == "image" else None
                 result = scanner.scan_upload(upload, job, image, planned, evidence)
-                return result_json(result, upload.name, detector if evidence else None)
+                return result_json(result, upload, detector if evidence else None)
 
             timeout = settings.request_timeout_s if kind == "image" else settings.job_timeout_s
             job = jobs.submit(work, timeout, lambda: remove_upload_dir(folder), remember=kind == "video")
@@ -182,12 +228,16 @@ def create_app(settings: ServeSettings | None = None, detector: Detector | None 
             )
         try:
             fut = asyncio.wrap_future(job.future)
+            fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # no "never retrieved" log
             result = await asyncio.wait_for(asyncio.shield(fut), timeout=settings.request_timeout_s)
         except TimeoutError:
             job.cancel()
             raise ApiError(
                 504, "timeout", f"the scan took longer than {settings.request_timeout_s:g} s"
             ) from None
+        except asyncio.CancelledError:  # the request went away: the worker skips its scan
+            job.cancel()
+            raise
         return JSONResponse(result)
 
     @app.get(
@@ -195,7 +245,10 @@ def create_app(settings: ServeSettings | None = None, detector: Detector | None 
         response_model=JobOut,
         tags=["scan"],
         summary="A video job's status and progress, then its records",
-        responses={404: {"model": ErrorOut, "description": "No such job, or it expired"}},
+        responses={
+            404: {"model": ErrorOut, "description": "No such job, or it expired"},
+            422: {"model": ErrorOut, "description": "A malformed job id"},
+        },
     )
     async def get_job(job_id: str):
         job = jobs.get(job_id)
@@ -220,5 +273,11 @@ def serve(settings: ServeSettings, detector: Detector | None = None) -> None:
     """Run the server in the foreground until interrupted (``fakelens serve``)."""
     import uvicorn
 
-    app = create_app(settings, detector)
+    app = create_app(settings, detector)  # loads the model first: the banner means it is ready
+    backend = getattr(app.state.detector, "backend", settings.backend)
+    print(
+        f"fakelens serve: model {app.state.detector.name} ({backend}) on http://{settings.host}:{settings.port}/"
+        "  (OpenAPI spec at /openapi.json)",
+        flush=True,
+    )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")

@@ -58,6 +58,7 @@ class JobManager:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._current: Job | None = None  # the job the worker is running
         self.max_jobs, self.ttl_s = max_jobs, ttl_s
 
     # -- submitting and looking up -------------------------------------------------------------
@@ -117,7 +118,11 @@ class JobManager:
             job = self._queue.get()
             if job is None:
                 return
-            self._execute(job)
+            self._current = job
+            try:
+                self._execute(job)
+            finally:
+                self._current = None
 
     def _execute(self, job: Job) -> None:
         job.status = "running"
@@ -137,22 +142,32 @@ class JobManager:
             if job.cleanup is not None:
                 job.cleanup()
             job.finished_at = time.time()
-            if job.future.done():  # its request stopped waiting (and cancelled the future)
+            if job.future.done():  # already answered (close() failed it)
                 pass
             elif job.error is not None:
                 job.future.set_exception(job.error)
             else:
                 job.future.set_result(job.result)
 
-    def close(self) -> None:
-        """Stop the worker after the running scan; queued jobs are dropped and cleaned up."""
+    def close(self, wait_s: float = 30) -> None:
+        """Shut down: queued jobs are dropped (their uploads removed, their waiters told 503), the
+        running one is cancelled at its next frame so its upload is removed before we return."""
+        gone = ApiError(503, "shutting_down", "the server is shutting down")
         while True:
             try:
                 job = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if job is not None and job.cleanup is not None:
+            if job is None:
+                continue
+            if job.cleanup is not None:
                 job.cleanup()
+            job.status, job.error, job.finished_at = "failed", gone, time.time()
+            if not job.future.done():
+                job.future.set_exception(gone)
+        running = self._current
+        if running is not None:
+            running.cancel()
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=wait_s)

@@ -107,5 +107,6 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
     model: str
     backend: str
-    queued: int
-    jobs: int
+    queued: int = Field(description="Scans waiting for the worker")
+    jobs: int = Field(description="Video jobs remembered")
+    uploading: int = Field(description="Uploads streaming in now")

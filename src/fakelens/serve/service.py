@@ -46,12 +46,18 @@ def _image_pixels(path: Path) -> int | None:
             return None
 
 
-def check_image(upload: Upload, settings: ServeSettings) -> np.ndarray:
-    """Decode an uploaded image under the pixel limit (413) or say why it cannot be read (422)."""
+def check_image_header(upload: Upload, settings: ServeSettings) -> int:
+    """Refuse a pixel bomb (413) from the header, before anything is queued; frames to be scanned."""
     pixels = _image_pixels(upload.path)
     if pixels is not None and pixels > settings.max_pixels:
         shown = "more than Pillow's hard limit" if pixels == 2**63 else f"{pixels} pixels"
         raise ApiError(413, "too_many_pixels", f"image has {shown}, over the limit of {settings.max_pixels}")
+    return 1
+
+
+def check_image(upload: Upload, settings: ServeSettings) -> np.ndarray:
+    """Decode an uploaded image under the pixel limit (413) or say why it cannot be read (422)."""
+    check_image_header(upload, settings)
     try:
         return load_image(upload.path, max_pixels=settings.max_pixels)
     except FakelensError as err:
@@ -115,10 +121,14 @@ class ServeScanner(Scanner):
             self._image = self._job = None
 
 
-def result_json(result: FileResult, name: str, detector: Detector | None) -> dict:
+def result_json(result: FileResult, upload: Upload, detector: Detector | None) -> dict:
     """The file and face records exactly as the CLI writes them (``records.to_json``), relabelled
     with the client's file name instead of the server's temp path; plus evidence when kept."""
-    record = replace(result.record, file=name)
+    name = upload.name
+    error = result.record.error
+    if error is not None:  # the scanner names the file it read: the server's path is not for clients
+        error = error.replace(str(upload.path), name)
+    record = replace(result.record, file=name, error=error)
     out = {
         "file": json.loads(to_json(record)),
         "faces": [json.loads(to_json(replace(f, file=name))) for f in result.faces],

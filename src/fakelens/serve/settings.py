@@ -14,7 +14,7 @@ class ServeSettings:
     host: str = "127.0.0.1"  # loopback by default: exposing the server is an explicit choice
     port: int = 8000
     model: str | None = None  # checkpoint folder or shipped name; None = the embedded default
-    backend: str = "torch"  # "torch" | "onnx" | "auto", passed to load_detector
+    backend: str = "auto"  # "torch" | "onnx" | "auto" (onnx when installed), passed to load_detector
     max_upload_mb: float = 200.0  # counted while the body streams in, never after
     max_pixels: int = 40_000_000  # per image or video frame: the media loader's bomb check
     max_video_s: float = 600.0  # longest video accepted (probed from timestamps before scanning)

@@ -22,6 +22,7 @@ from fakelens.serve.settings import ServeSettings
 FIELD = "file"
 HEAD_BYTES = 512  # what content sniffing looks at
 _OVERHEAD = 64 * 1024  # multipart boundaries, part headers and small form fields
+MAX_PART_HEADERS = 16 * 1024  # bytes of headers per part: they are kept in memory
 
 
 @dataclass
@@ -59,6 +60,7 @@ class _Receiver:
         self.folder, self.limit = folder, limit
         self.headers: dict[bytes, bytes] = {}
         self.field = self.value = b""
+        self.header_bytes = 0
         self.fp = None
         self.writing = False
         self.upload: Upload | None = None
@@ -67,8 +69,8 @@ class _Receiver:
     def callbacks(self) -> dict:
         return {
             "on_part_begin": self.on_part_begin,
-            "on_header_field": lambda d, s, e: setattr(self, "field", self.field + d[s:e]),
-            "on_header_value": lambda d, s, e: setattr(self, "value", self.value + d[s:e]),
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
             "on_header_end": self.on_header_end,
             "on_headers_finished": self.on_headers_finished,
             "on_part_data": self.on_part_data,
@@ -77,7 +79,20 @@ class _Receiver:
         }
 
     def on_part_begin(self) -> None:
-        self.headers, self.writing = {}, False
+        self.headers, self.writing, self.header_bytes = {}, False, 0
+
+    def _count_header(self, n: int) -> None:
+        self.header_bytes += n
+        if self.header_bytes > MAX_PART_HEADERS:
+            raise ApiError(400, "malformed_multipart", f"part headers over {MAX_PART_HEADERS // 1024} KB")
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
+        self.field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
+        self.value += data[start:end]
 
     def on_header_end(self) -> None:
         self.headers[self.field.strip().lower()] = self.value.strip()

@@ -1,0 +1,155 @@
+"""Analyst commands: scan files, serve the scanner over HTTP, export and list models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from fakelens.cli._common import VERDICT_STYLE, app, err_console, one_line_errors, out_console
+
+
+@app.command()
+@one_line_errors
+def scan(
+    paths: Annotated[list[Path], typer.Argument(help="Images, videos or folders (searched recursively).")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="JSONL file of per-face and per-file records.")
+    ] = Path("scan-results.jsonl"),
+    model: Annotated[str | None, typer.Option(help="Checkpoint folder or shipped model name.")] = None,
+    frames: Annotated[
+        int, typer.Option(min=1, help="Frames sampled evenly over each video's duration.")
+    ] = 32,
+    every: Annotated[
+        int | None, typer.Option(min=1, help="Sample every k-th frame instead of --frames.")
+    ] = None,
+    threshold: Annotated[float | None, typer.Option(help="Override the model's fake threshold.")] = None,
+    resume: Annotated[bool, typer.Option(help="Skip files already in --out; append new records.")] = False,
+    report: Annotated[
+        Path | None, typer.Option(help="Write an HTML report with crops and heat maps.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
+    backend: Annotated[
+        str, typer.Option(help="torch, onnx (ONNX Runtime) or auto (onnx when installed).")
+    ] = "auto",
+):
+    """Scan PATHS; one JSONL record per face and per file; a summary table at the end."""
+    from fakelens.models.detector import load_detector
+    from fakelens.scan.api import scan_paths
+    from fakelens.scan.scanner import ScanOptions
+
+    detector = load_detector(model, backend=backend)
+    if report is not None and not getattr(detector, "can_explain", True):
+        detector.model  # noqa: B018 - raises the one-line reason before any file is scanned
+    if threshold is not None:
+        detector.threshold = threshold
+    options = ScanOptions(num_frames=frames, every=every)
+    records = scan_paths(
+        paths,
+        out,
+        model=detector,
+        options=options,
+        resume=resume,
+        report=report,
+        progress=not quiet,
+        console=err_console,
+    )
+    if quiet:
+        return
+    table = Table(
+        title=f"fakelens scan - model {detector.name} ({detector.backend}), threshold {detector.threshold:.3f}"
+    )
+    for col in ("file", "verdict", "score", "faces", "frames", "note"):
+        table.add_column(col, overflow="fold")
+    for r in records:
+        note = r.error or (f"{r.faceless_frames} frame(s) without a face" if r.faceless_frames else "")
+        score = "" if r.score is None else f"{r.score:.3f}"
+        table.add_row(
+            Text(r.file),
+            Text(r.verdict, style=VERDICT_STYLE[r.verdict]),
+            score,
+            str(r.faces),
+            str(r.frames),
+            Text(note),
+        )
+    out_console.print(table)
+    err_console.print(
+        f"{len(records)} file(s) scanned; records in {out}" + (f"; report in {report}" if report else "")
+    )
+
+
+@app.command()
+@one_line_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
+    model: Annotated[str | None, typer.Option(help="Checkpoint folder or shipped model name.")] = None,
+    backend: Annotated[
+        str, typer.Option(help="torch, onnx (ONNX Runtime) or auto (onnx when installed).")
+    ] = "auto",
+    max_upload_mb: Annotated[float, typer.Option(min=0.001, help="Largest upload accepted.")] = 200.0,
+    max_pixels: Annotated[
+        int, typer.Option(min=1, help="Most pixels per image or video frame.")
+    ] = 40_000_000,
+    max_video_s: Annotated[float, typer.Option(min=0.001, help="Longest video accepted, seconds.")] = 600.0,
+    timeout: Annotated[
+        float, typer.Option(min=0.001, help="Per-request limit (upload, image scan), seconds.")
+    ] = 60.0,
+    frames: Annotated[int, typer.Option(min=1, help="Frames sampled evenly over each video.")] = 32,
+):
+    """Serve the scanner over HTTP: POST /v1/scan, GET /v1/jobs/ID, a web page at /."""
+    from fakelens.serve import ServeSettings
+    from fakelens.serve import serve as run_server
+
+    settings = ServeSettings(
+        host=host,
+        port=port,
+        model=model,
+        backend=backend,
+        max_upload_mb=max_upload_mb,
+        max_pixels=max_pixels,
+        max_video_s=max_video_s,
+        request_timeout_s=timeout,
+        num_frames=frames,
+    )
+    err_console.print(f"fakelens serve: loading the model ({backend} backend)...", soft_wrap=True)
+    run_server(settings)
+
+
+@app.command()
+@one_line_errors
+def export(
+    model: Annotated[str | None, typer.Option(help="Checkpoint folder or shipped model name.")] = None,
+    onnx: Annotated[bool, typer.Option("--onnx", help="Export to ONNX (the only format so far).")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Folder (default ./<name>-onnx) or a .onnx file path.")
+    ] = None,
+    opset: Annotated[int, typer.Option(min=7, help="ONNX opset version.")] = 17,
+):
+    """Export a checkpoint to model.onnx (dynamic batch) beside a copy of its config.json."""
+    from fakelens.models.onnx_backend import export_onnx
+
+    if not onnx:
+        raise ValueError("choose a format: --onnx (the only one so far)")
+    path = export_onnx(model, out, opset=opset)
+    out_console.print(
+        f"exported {path} (checked against PyTorch); load it with --model "
+        f"{path.parent if path.name == 'model.onnx' else path}",
+        soft_wrap=True,
+        markup=False,
+    )
+
+
+@app.command("models")
+def models_cmd():
+    """List architectures and shipped checkpoints."""
+    from fakelens.models import list_models
+    from fakelens.models.detector import DEFAULT_MODEL, shipped_models
+
+    out_console.print("architectures: " + ", ".join(list_models()))
+    for name, folder in shipped_models().items():
+        mark = " (default)" if name == DEFAULT_MODEL else ""
+        out_console.print(f"shipped: {name}{mark} -> {folder}")

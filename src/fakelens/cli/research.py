@@ -1,0 +1,224 @@
+"""Researcher commands: prepare datasets, synthesize forgeries, train, evaluate, run protocols, compare."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from fakelens.cli._common import app, err_console, fmt_metric, one_line_errors, out_console
+
+
+@app.command()
+@one_line_errors
+def prepare(
+    src: Annotated[Path, typer.Argument(help="Root folder of the raw dataset.")],
+    layout: Annotated[str, typer.Option(help="ffpp | celebdf | dfdc | df40 | generic")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for faces/, manifest.jsonl, report.")],
+    frames: Annotated[int, typer.Option(min=1, help="Frames sampled evenly over each video.")] = 32,
+    workers: Annotated[int, typer.Option(min=1, help="Processes, each with its own face pipeline.")] = 2,
+    splits: Annotated[Path | None, typer.Option(help="Folder with FF++ train/val/test.json.")] = None,
+    compression: Annotated[str, typer.Option(help="FF++ quality: raw | c23 | c40.")] = "c23",
+    max_faces: Annotated[int, typer.Option(min=1, help="Faces kept per frame (largest first).")] = 1,
+    resume: Annotated[bool, typer.Option(help="Skip items finished by an earlier run into --out.")] = True,
+):
+    """Turn a raw deepfake dataset into aligned face crops, landmarks, masks and a manifest."""
+    from fakelens.data.prepare import prepare_dataset
+
+    s = prepare_dataset(
+        src,
+        layout,
+        out,
+        frames=frames,
+        workers=workers,
+        max_faces=max_faces,
+        splits_dir=splits,
+        compression=compression,
+        resume=resume,
+    )
+    table = Table(title=f"fakelens prepare - {layout} -> {out}")
+    for col in ("split", "videos", "real faces", "fake faces"):
+        table.add_column(col)
+    for split, c in s.per_split.items():
+        table.add_row(split, str(c["videos"]), str(c["real"]), str(c["fake"]))
+    out_console.print(table)
+    err_console.print(
+        f"{s.items} item(s): {s.processed} prepared, {s.resumed} already done, {s.errors} unreadable; "
+        f"{s.faces} face(s) written, {s.faceless_frames} frame(s) without a face; "
+        f"details in {out / 'prepare-report.json'}",
+        soft_wrap=True,
+    )
+
+
+@app.command()
+@one_line_errors
+def synth(
+    real_dir: Annotated[Path, typer.Argument(help="Folder of real face images (and videos, for vblend).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (PNGs, masks, manifest.jsonl).")],
+    methods: Annotated[
+        str, typer.Option(help="Comma-separated: sbi, faceswap, freda, hfmask, vblend.")
+    ] = "sbi,faceswap,freda,hfmask,vblend",
+    per_face: Annotated[int, typer.Option(min=1, help="Fakes per real face (or video) and method.")] = 1,
+    seed: Annotated[int, typer.Option(help="Fixes every random choice.")] = 0,
+    limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N files.")] = None,
+    frames: Annotated[int, typer.Option(min=2, help="Frames sampled evenly per video (vblend).")] = 8,
+):
+    """Write a labelled set of forgeries (with masks) made from real faces, for training or evaluation."""
+    from fakelens.data.synth import synthesize
+
+    s = synthesize(
+        real_dir, out, methods.split(","), per_face=per_face, seed=seed, limit=limit, video_frames=frames
+    )
+    out_console.print(
+        ", ".join(f"{k}: {v}" for k, v in s.counts.items()) + f" -> {s.manifest}", soft_wrap=True
+    )
+    for note in s.notes:
+        err_console.print(f"note: {note}", soft_wrap=True)
+    for path, reason in s.skipped:
+        err_console.print(Text(f"skipped '{path}': {reason}", style="yellow"), soft_wrap=True)
+
+
+@app.command()
+@one_line_errors
+def train(
+    config: Annotated[Path, typer.Argument(help="Training recipe (YAML).")],
+    out: Annotated[Path | None, typer.Option(help="Run folder (overrides out_dir in the config).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from <out>/last if it exists.")] = False,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config key: train.epochs=3")
+    ] = None,
+):
+    """Train a detector: real faces with self-blended fakes made on the fly, or a prepared manifest."""
+    import yaml
+
+    from fakelens.train.config import TrainConfig
+    from fakelens.train.loop import train as run_training
+
+    overrides = {}
+    for item in set_ or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        overrides[key] = yaml.safe_load(value)
+    if out is not None:
+        overrides["out_dir"] = str(out)
+    cfg = TrainConfig.from_yaml(config, overrides)
+    folder = run_training(cfg, resume=resume)
+    out_console.print(f"checkpoint: {folder}")
+
+
+@app.command()
+@one_line_errors
+def evaluate(
+    manifest: Annotated[Path, typer.Argument(help="CSV/TSV/JSONL with path,label[,video_id,method].")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for metrics.json, roc.png, scores.")
+    ] = Path("runs/evaluate"),
+    model: Annotated[str | None, typer.Option(help="Checkpoint folder or shipped model name.")] = None,
+    frames: Annotated[int, typer.Option(min=1, help="Frames sampled per video.")] = 32,
+    perturb: Annotated[
+        str | None,
+        typer.Option(help="Degrade frames first: jpeg:3 (one run); jpeg or all: a robustness run."),
+    ] = None,
+    backend: Annotated[str, typer.Option(help="torch, onnx or auto (onnx when installed).")] = "auto",
+):
+    """Frame- and video-level AUC, AP, EER and accuracy of a model on a labelled manifest."""
+    from fakelens.evaluate.run import evaluate_manifest
+    from fakelens.forge.perturb import parse_perturbations
+    from fakelens.models.detector import load_detector
+
+    specs = parse_perturbations(perturb) if perturb is not None else []
+    model = load_detector(model, backend=backend)
+    if len(specs) > 1 or (specs and ":" not in perturb):
+        from fakelens.evaluate.robustness import evaluate_robustness, summary_tables
+
+        summary = evaluate_robustness(manifest, out, model=model, perturbations=perturb, num_frames=frames)
+        for table in summary_tables(summary):
+            out_console.print(table)
+        err_console.print(f"results in {out}/ (robustness.md, .csv, .png; a folder per condition)")
+        return
+    result = evaluate_manifest(manifest, out, model=model, num_frames=frames, perturb=perturb)
+    table = Table(title=f"evaluation of {result['model']} on {manifest.name}")
+    for col in ("level", "n", "real", "fake", "AUC", "AP", "EER", "ACC"):
+        table.add_column(col)
+    for level in ("frame_level", "video_level"):
+        m = result["metrics"].get(level)
+        if not m:
+            continue
+        table.add_row(
+            level.replace("_", "-"),
+            str(m["n"]),
+            str(m["n_real"]),
+            str(m["n_fake"]),
+            fmt_metric(m["auc"]),
+            fmt_metric(m["ap"]),
+            fmt_metric(m["eer"]),
+            fmt_metric(m["acc"]),
+        )
+    out_console.print(table)
+    err_console.print(f"results in {out}/ (metrics.json, scores.jsonl, roc.png)")
+
+
+@app.command()
+@one_line_errors
+def protocol(
+    config: Annotated[Path, typer.Argument(help="Protocol YAML (kind, manifests, datasets, tests).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder.")] = Path("runs/protocol"),
+    model: Annotated[str | None, typer.Option(help="Checkpoint folder or shipped model name.")] = None,
+    train_recipe: Annotated[
+        Path | None, typer.Option("--train", help="Train a model per fold with this recipe first.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+):
+    """Run an evaluation protocol (within/cross-dataset, leave-one-method-out, DF40 1-4)."""
+    from fakelens.evaluate.protocol_run import run_protocol
+
+    summary = run_protocol(config, out, model=model, train_recipe=train_recipe, progress=not quiet)
+    table = Table(title=f"protocol {summary['protocol']} ({summary['kind']})")
+    for col in ("fold", "test", "level", "real", "fake", "AUC", "AP", "EER"):
+        table.add_column(col, overflow="fold")
+    for r in summary["rows"]:
+        level = r["level"].replace("_", "-")
+        counts = (str(r["n_real"]), str(r["n_fake"]))
+        scores = (fmt_metric(r[k]) for k in ("auc", "ap", "eer"))
+        table.add_row(r["fold"], Text(r["test"]), level, *counts, *scores)
+    out_console.print(table)
+    for plan in summary["folds"]:
+        for warning in plan["warnings"]:
+            err_console.print(Text.assemble(("warning: ", "yellow"), warning), soft_wrap=True)
+    err_console.print(f"results in {out}/ (results.md, results.csv, results.json, results.png)")
+
+
+@app.command()
+@one_line_errors
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders of evaluate, protocol or robustness.")],
+    metric: Annotated[str, typer.Option(help="auc, ap, eer or acc.")] = "auc",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Also write <out>.md, <out>.csv and <out>.png.")
+    ] = None,
+):
+    """Compare runs side by side: one column per run, frame- and video-level in separate tables."""
+    from fakelens.evaluate.results import compare_runs, comparison_markdown, plot_comparison, write_csv
+
+    names, rows = compare_runs(runs, metric)
+    for level in ("frame_level", "video_level"):
+        chosen = [r for r in rows if r["level"] == level]
+        if not chosen:
+            continue
+        table = Table(title=f"{metric.upper()}, {level.replace('_', '-')}")
+        for col in ("test", "subset", *names):
+            table.add_column(col, overflow="fold")
+        for r in chosen:
+            cells = ["n/a" if r.get(n) is None else f"{r[n]:.4f}" for n in names]
+            table.add_row(Text(r["test"] or "-"), Text(r["subset"]), *cells)
+        out_console.print(table)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.with_suffix(".md").write_text(comparison_markdown(names, rows, metric))
+        write_csv(rows, out.with_suffix(".csv"), ["test", "level", "subset", *names])
+        plot_comparison(names, rows, metric, out.with_suffix(".png"))
+        err_console.print(f"comparison in {out.with_suffix('.md')}, .csv and .png")

@@ -126,7 +126,7 @@ def main() -> None:
     }
     if args.robustness:
         from fakelens.evaluate.results import robustness_rows
-        from fakelens.evaluate.robustness import evaluate_robustness
+        from fakelens.evaluate.robustness import evaluate_robustness, summary_tables
 
         faceswap = next(Path(p["tests"]["faceswap"]["manifest"]) for p in summary["folds"])
         rob = evaluate_robustness(
@@ -134,8 +134,14 @@ def main() -> None:
         )
         result["robustness_faceswap"] = str(out / "robustness-faceswap")
         result["robustness_rows"] = robustness_rows(rob)
+        result["robustness_seconds"] = round(time.time() - t0 - result["seconds"], 1)
     (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
     print_table(result)
+    if args.robustness:
+        console = Console()
+        for table in summary_tables(rob):
+            console.print(table)
+        console.print(f"robustness on the faceswap set: {result['robustness_seconds']} s")
 
 
 def print_table(result: dict) -> None:

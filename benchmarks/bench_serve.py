@@ -4,7 +4,7 @@ Starts the server as a subprocess (the real CLI) on a free 127.0.0.1 port, waits
 it up, then runs ``--clients`` threads, each posting demo/astronaut.png to /v1/scan in a loop until
 ``--seconds`` have passed. Reports requests/s, p50/p99 latency, errors and the server's RSS at the
 start, middle and end (memory should stay flat), as a table and in runs/bench-serve/summary.json.
-Usage: python benchmarks/bench_serve.py [--clients 32] [--seconds 30] [--backend torch]
+Usage: python benchmarks/bench_serve.py [--clients 32] [--seconds 30] [--backend auto|torch|onnx]
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=30.0)
-    ap.add_argument("--backend", default="torch")
+    ap.add_argument("--backend", default="auto", help="torch, onnx or auto (the server default)")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-serve")
     args = ap.parse_args()
     port = free_port()

@@ -90,7 +90,7 @@ def serve(
     backend: Annotated[
         str, typer.Option(help="torch, onnx (ONNX Runtime) or auto (onnx when installed).")
     ] = "auto",
-    max_upload_mb: Annotated[float, typer.Option(min=0.001, help="Largest upload accepted.")] = 200.0,
+    max_upload_mb: Annotated[float, typer.Option(min=0.001, help="Largest upload accepted.")] = 100.0,
     max_pixels: Annotated[
         int, typer.Option(min=1, help="Most pixels per image or video frame.")
     ] = 40_000_000,
@@ -99,6 +99,10 @@ def serve(
         float, typer.Option(min=0.001, help="Per-request limit (upload, image scan), seconds.")
     ] = 60.0,
     frames: Annotated[int, typer.Option(min=1, help="Frames sampled evenly over each video.")] = 32,
+    max_queue: Annotated[
+        int,
+        typer.Option(min=1, help="Scans waiting (and uploads streaming) at once; more get 429."),
+    ] = 32,
 ):
     """Serve the scanner over HTTP: POST /v1/scan, GET /v1/jobs/ID, a web page at /."""
     from fakelens.serve import ServeSettings
@@ -114,6 +118,7 @@ def serve(
         max_video_s=max_video_s,
         request_timeout_s=timeout,
         num_frames=frames,
+        max_queue=max_queue,
     )
     err_console.print(f"fakelens serve: loading the model ({backend} backend)...", soft_wrap=True)
     run_server(settings)

@@ -20,7 +20,9 @@ def prepare(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for faces/, manifest.jsonl, report.")],
     frames: Annotated[int, typer.Option(min=1, help="Frames sampled evenly over each video.")] = 32,
     workers: Annotated[int, typer.Option(min=1, help="Processes, each with its own face pipeline.")] = 2,
-    splits: Annotated[Path | None, typer.Option(help="Folder with FF++ train/val/test.json.")] = None,
+    splits: Annotated[
+        Path | None, typer.Option(help="Folder with FF++ train/val/test.json (layouts ffpp and df40).")
+    ] = None,
     compression: Annotated[str, typer.Option(help="FF++ quality: raw | c23 | c40.")] = "c23",
     max_faces: Annotated[int, typer.Option(min=1, help="Faces kept per frame (largest first).")] = 1,
     resume: Annotated[bool, typer.Option(help="Skip items finished by an earlier run into --out.")] = True,

@@ -273,6 +273,11 @@ def serve(settings: ServeSettings, detector: Detector | None = None) -> None:
     """Run the server in the foreground until interrupted (``fakelens serve``)."""
     import uvicorn
 
+    from fakelens.serve.uploads import sweep_stale_upload_dirs
+
+    swept = sweep_stale_upload_dirs(settings)
+    if swept:
+        print(f"fakelens serve: removed {swept} upload folder(s) left by an earlier server", flush=True)
     app = create_app(settings, detector)  # loads the model first: the banner means it is ready
     backend = getattr(app.state.detector, "backend", settings.backend)
     print(

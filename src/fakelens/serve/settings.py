@@ -15,13 +15,14 @@ class ServeSettings:
     port: int = 8000
     model: str | None = None  # checkpoint folder or shipped name; None = the embedded default
     backend: str = "auto"  # "torch" | "onnx" | "auto" (onnx when installed), passed to load_detector
-    max_upload_mb: float = 200.0  # counted while the body streams in, never after
+    # disk in the worst case: 2 x max_queue x max_upload_mb (uploads streaming in + scans waiting)
+    max_upload_mb: float = 100.0  # counted while the body streams in, never after
     max_pixels: int = 40_000_000  # per image or video frame: the media loader's bomb check
     max_video_s: float = 600.0  # longest video accepted (probed from timestamps before scanning)
     request_timeout_s: float = 60.0  # receiving an upload, and an image's scan (queue wait included)
     job_timeout_s: float = 600.0  # a video job's scan time
     job_ttl_s: float = 600.0  # finished jobs (and their results) are forgotten after this
-    max_queue: int = 64  # scans waiting for the worker; more are refused with 429
+    max_queue: int = 32  # scans waiting for the worker (and uploads streaming in); more get 429
     max_jobs: int = 256  # video jobs remembered at once (oldest finished ones go first)
     num_frames: int = 32  # frames sampled per video, evenly over its duration
     evidence_faces: int = 3  # top faces returned with crops and heat maps for ?evidence=true

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+import time
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,27 @@ def make_upload_dir(settings: ServeSettings) -> Path:
 def remove_upload_dir(folder: Path | None) -> None:
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_stale_upload_dirs(settings: ServeSettings, now: float | None = None) -> int:
+    """Remove upload folders a killed server left behind; returns how many.
+
+    A folder lives at most one upload plus one scan, so one untouched for twice that (and at least
+    an hour) belongs to no live server, even when several servers share the temp dir.
+    """
+    root = Path(settings.tmp_dir) if settings.tmp_dir is not None else Path(tempfile.gettempdir())
+    max_age = max(3600.0, 2 * (settings.request_timeout_s + settings.job_timeout_s))
+    now = time.time() if now is None else now
+    removed = 0
+    for folder in root.glob("fakelens-serve-*"):
+        try:
+            stale = folder.is_dir() and now - folder.stat().st_mtime > max_age
+        except OSError:  # removed meanwhile by another server
+            continue
+        if stale:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def display_name(raw: bytes | None) -> str:

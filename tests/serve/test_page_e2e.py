@@ -1,10 +1,11 @@
 """End to end in headless Chromium: the page at / uploads a photo through its file input and shows
 the server's verdict and face score, shows a refusal as an error, and treats the client's file
-name as text. Debian's chromium (CI installs it); no browser download. Under CI=true a missing
-browser or Playwright fails the test instead of skipping it."""
+name as text; a clip goes through a polled job. Debian's chromium (CI installs it); no browser
+download. Under CI=true a missing browser or Playwright fails the test instead of skipping it."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 
@@ -88,6 +89,43 @@ def test_page_scans_a_photo(settings, tiny_detector, demo_dir, tmp_path, make_li
     assert face_labels == [f"face 0: {api['faces'][0]['score']:.3f}"]
     assert heat_maps == 1
     assert "unsupported_media_type" in error and "415" in error and result_hidden
+    assert not any(settings.tmp_dir.iterdir())
+
+
+def test_page_scans_a_video_through_a_job(settings, tiny_detector, demo_dir, make_live_server):
+    """A clip is answered 202; the page polls the job, then shows the file verdict and frame evidence."""
+    chromium = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if _in_ci():
+            raise
+        pytest.skip("playwright is not installed (pip install -e '.[dev]')")
+    clip = demo_dir / "astronaut-pan.mp4"
+    fast = dataclasses.replace(settings, num_frames=4)
+    with make_live_server(create_app(fast, tiny_detector)) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(server.url + "/")
+            page.wait_for_selector("#model:text-is('tiny')")
+            upload = {"name": clip.name, "mimeType": "video/mp4", "buffer": clip.read_bytes()}
+            with page.expect_response(lambda r: "/v1/jobs/" in r.url) as first_poll:
+                page.set_input_files("#file", files=[upload])
+            polled = first_poll.value.json()
+            page.wait_for_selector("#result:not([hidden]), #error:not([hidden])", timeout=60_000)
+            assert page.is_hidden("#error"), page.inner_text("#error")
+            verdict = page.inner_text("#verdict").strip().lower()
+            details = page.inner_text("#details")
+            frame_captions = page.locator("#evidence figcaption").all_inner_texts()
+            stage_hidden = page.is_hidden("#stage")
+        finally:
+            browser.close()
+    assert polled["status"] in ("queued", "running", "done")
+    assert verdict in ("real", "fake")
+    assert details.startswith("video · ") and "in 4 frame(s)" in details
+    assert any(c.startswith("frame ") for c in frame_captions)  # evidence names the frame and time
+    assert stage_hidden  # boxes are drawn on photos only
     assert not any(settings.tmp_dir.iterdir())
 
 

@@ -43,9 +43,11 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def start_server(port: int, backend: str) -> subprocess.Popen:
+def start_server(port: int, backend: str, max_queue: int) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "fakelens.cli", "serve", "--port", str(port), "--backend", backend]
-    # The server logs every request: a pipe nobody drains would fill up and block it mid-benchmark.
+    cmd += ["--max-queue", str(max_queue)]  # room for every client: a 429 would count as an error
+    # uvicorn's access log (stdout) is discarded; stderr goes to a file, read if the server dies
+    # (a pipe nobody drains would fill up and block the server mid-benchmark)
     log = tempfile.TemporaryFile(mode="w+")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, text=True)
     deadline = time.monotonic() + 120
@@ -88,7 +90,7 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1/scan"
     data = PHOTO.read_bytes()
-    proc = start_server(port, args.backend)
+    proc = start_server(port, args.backend, max(32, args.clients))
     try:
         for _ in range(3):  # warm-up: first calls allocate buffers and compile kernels
             httpx.post(url, files={"file": (PHOTO.name, data)}, timeout=120).raise_for_status()
@@ -109,7 +111,8 @@ def main() -> None:
             t.join()
         wall = time.monotonic() - t0
         rss["end"] = rss_mb(proc.pid)
-        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()["status"]
+        healthz = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
+        health = healthz["status"]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -118,7 +121,7 @@ def main() -> None:
         "command": "python benchmarks/bench_serve.py " + " ".join(sys.argv[1:]),
         "clients": args.clients,
         "seconds": round(wall, 2),
-        "backend": args.backend,
+        "backend": healthz.get("backend", args.backend),  # what the server chose ("auto" resolved)
         "cpu_cores": os.cpu_count(),
         "requests_ok": len(latencies),
         "errors": sum(errors.values()),
@@ -135,7 +138,8 @@ def main() -> None:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    table = Table(title=f"fakelens serve: {args.clients} clients x {wall:.0f} s, {PHOTO.name}, loopback")
+    title = f"fakelens serve ({summary['backend']}): {args.clients} clients x {wall:.0f} s, {PHOTO.name}, loopback"
+    table = Table(title=title)
     table.add_column("figure")
     table.add_column("value", justify="right")
     rows = [

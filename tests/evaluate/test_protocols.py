@@ -121,6 +121,10 @@ def test_df40_protocols(tmp_path):
     # a DF40 subset without some families: p2 tests the families the cdf domain has
     plans = materialize(cfg.model_copy(update={"kind": "df40_p2"}), tmp_path / "p2")
     assert set(plans[0]["tests"]) == {"FS df40-cdf", "FR df40-cdf"}
+    # `methods` narrows training only: every family is still tested
+    narrowed = cfg.model_copy(update={"kind": "df40_p2", "methods": ["simswap"]})
+    (fold,) = expand(narrowed, load_rows(cfg))
+    assert fold.train.methods == ["simswap"] and set(fold.tests) == {"FS df40-cdf", "FR df40-cdf"}
     (p3,) = expand(cfg.model_copy(update={"kind": "df40_p3"}), load_rows(cfg))
     assert set(p3.tests) == {"e4e"}  # the only one of DF40's unseen methods present
     with pytest.raises(FakelensError, match="starganv2"):  # named explicitly but absent: an error

@@ -20,6 +20,13 @@ def test_sweep_removes_only_stale_upload_folders(tmp_path):
     os.utime(unrelated, (old, old))
     assert sweep_stale_upload_dirs(settings) == 1
     assert not stale.exists() and live.is_dir() and unrelated.is_dir()
-    # an hour is the floor: a folder 30 minutes old may belong to a slow upload of another server
-    assert sweep_stale_upload_dirs(settings, now=time.time() + 1800) == 0
-    assert sweep_stale_upload_dirs(settings, now=time.time() + 3 * 3600) == 1
+    # with the defaults a video may wait hours behind a full queue of jobs: five hours is not stale
+    assert sweep_stale_upload_dirs(settings, now=time.time() + 5 * 3600) == 0
+
+
+def test_sweep_age_has_a_one_hour_floor(tmp_path):
+    quick = ServeSettings(tmp_dir=tmp_path, request_timeout_s=5, job_timeout_s=5, max_queue=1)
+    make_upload_dir(quick)
+    assert sweep_stale_upload_dirs(quick, now=time.time() + 1800) == 0
+    assert sweep_stale_upload_dirs(quick, now=time.time() + 2 * 3600) == 1
+    assert not any(tmp_path.iterdir())

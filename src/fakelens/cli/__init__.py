@@ -9,8 +9,4 @@ from __future__ import annotations
 from fakelens.cli import analyst, research  # noqa: F401 - registers the commands
 from fakelens.cli._common import app
 
-__all__ = ["app", "main"]
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+__all__ = ["app"]

@@ -175,7 +175,7 @@ def expand(cfg: ProtocolConfig, rows: list[ManifestRow]) -> list[Fold]:
     """The folds of a protocol, given the rows it will select from (to list methods)."""
     ts = [cfg.test_split]
 
-    def fake_methods(datasets, families=None) -> list[str]:
+    def fake_methods(datasets, families=None, restrict=True) -> list[str]:
         found = {
             r.method
             for r in rows
@@ -185,7 +185,7 @@ def expand(cfg: ProtocolConfig, rows: list[ManifestRow]) -> list[Fold]:
             and (families is None or family_of(r.method) in families)
         }
         chosen = sorted(found, key=_norm)
-        if cfg.methods:
+        if cfg.methods and restrict:
             chosen = [m for m in chosen if _norm(m) in {_norm(x) for x in cfg.methods}]
         return chosen
 
@@ -230,7 +230,8 @@ def expand(cfg: ProtocolConfig, rows: list[ManifestRow]) -> list[Fold]:
         train = Selection(datasets=ff, families=["FS"], methods=cfg.methods, splits=["train"])
         domain = ff if kind == "df40_p1" else other
         # a downloaded subset of DF40 may lack a family: test the families it has
-        present = [fam for fam in DF40_FAMILIES if fake_methods(domain, [fam])]
+        # (`methods` narrows the training face swaps only, never the test sets)
+        present = [fam for fam in DF40_FAMILIES if fake_methods(domain, [fam], restrict=False)]
         if not present:
             raise ConfigError(f"{kind} found no DF40 fake methods in {domain}")
         tests = {

@@ -98,7 +98,7 @@ def create_app(settings: ServeSettings | None = None, detector: Detector | None 
     detector = detector if detector is not None else load_for(settings)
     jobs = JobManager(settings.max_queue, settings.max_jobs, settings.job_ttl_s)
     scanner = ServeScanner(detector, settings)
-    receiving = [0]  # uploads streaming in now: each may hold up to max_upload_mb on disk
+    receiving = [0]  # uploads streaming in or being checked: each may hold up to max_upload_mb on disk
     backend = getattr(detector, "backend", "torch")  # what "auto" chose
 
     @asynccontextmanager
@@ -198,12 +198,9 @@ def create_app(settings: ServeSettings | None = None, detector: Detector | None 
             raise ApiError(429, "busy", "too many uploads in flight; retry later", {"Retry-After": "1"})
         folder = make_upload_dir(settings)
         job = None
+        receiving[0] += 1  # until the upload is queued or refused: it holds disk all that time
         try:
-            receiving[0] += 1
-            try:
-                upload = await receive_upload(request, settings, folder)
-            finally:
-                receiving[0] -= 1
+            upload = await receive_upload(request, settings, folder)
             kind = sniff(upload)
             if kind == "image":  # header only here; decoded by the worker, so a queue holds no pixels
                 planned = await run_in_threadpool(check_image_header, upload, settings)
@@ -218,6 +215,7 @@ def create_app(settings: ServeSettings | None = None, detector: Detector | None 
             timeout = settings.request_timeout_s if kind == "image" else settings.job_timeout_s
             job = jobs.submit(work, timeout, lambda: remove_upload_dir(folder), remember=kind == "video")
         finally:
+            receiving[0] -= 1
             if job is None:  # refused before the worker took ownership of the folder
                 remove_upload_dir(folder)
         if kind == "video":

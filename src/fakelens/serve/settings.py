@@ -15,7 +15,7 @@ class ServeSettings:
     port: int = 8000
     model: str | None = None  # checkpoint folder or shipped name; None = the embedded default
     backend: str = "auto"  # "torch" | "onnx" | "auto" (onnx when installed), passed to load_detector
-    # disk in the worst case: 2 x max_queue x max_upload_mb (uploads streaming in + scans waiting)
+    # disk in the worst case: (2 x max_queue + 1) x max_upload_mb (uploads in flight, queued, running)
     max_upload_mb: float = 100.0  # counted while the body streams in, never after
     max_pixels: int = 40_000_000  # per image or video frame: the media loader's bomb check
     max_video_s: float = 600.0  # longest video accepted (probed from timestamps before scanning)

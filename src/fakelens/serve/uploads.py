@@ -48,11 +48,13 @@ def remove_upload_dir(folder: Path | None) -> None:
 def sweep_stale_upload_dirs(settings: ServeSettings, now: float | None = None) -> int:
     """Remove upload folders a killed server left behind; returns how many.
 
-    A folder lives at most one upload plus one scan, so one untouched for twice that (and at least
-    an hour) belongs to no live server, even when several servers share the temp dir.
+    A folder lives at most one upload, a wait behind a full queue and one scan; one untouched for
+    twice that (and at least an hour) belongs to no live server with these settings, even when
+    several servers share the temp dir.
     """
     root = Path(settings.tmp_dir) if settings.tmp_dir is not None else Path(tempfile.gettempdir())
-    max_age = max(3600.0, 2 * (settings.request_timeout_s + settings.job_timeout_s))
+    lifetime = settings.request_timeout_s + (settings.max_queue + 1) * settings.job_timeout_s
+    max_age = max(3600.0, 2 * lifetime)
     now = time.time() if now is None else now
     removed = 0
     for folder in root.glob("fakelens-serve-*"):
@@ -60,9 +62,9 @@ def sweep_stale_upload_dirs(settings: ServeSettings, now: float | None = None) -
             stale = folder.is_dir() and now - folder.stat().st_mtime > max_age
         except OSError:  # removed meanwhile by another server
             continue
-        if stale:
+        if stale and not folder.is_symlink():
             shutil.rmtree(folder, ignore_errors=True)
-            removed += 1
+            removed += not folder.exists()  # another user's folder may not be ours to remove
     return removed
 
 

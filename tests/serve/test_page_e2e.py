@@ -37,7 +37,8 @@ def _chromium() -> str:
     return path
 
 
-def test_page_scans_a_photo(settings, tiny_detector, demo_dir, tmp_path, make_live_server):
+def _browser():
+    """(chromium path, playwright's sync_playwright), or a skip (a failure under CI=true)."""
     chromium = _chromium()
     try:
         from playwright.sync_api import sync_playwright
@@ -45,6 +46,11 @@ def test_page_scans_a_photo(settings, tiny_detector, demo_dir, tmp_path, make_li
         if _in_ci():
             raise
         pytest.skip("playwright is not installed (pip install -e '.[dev]')")
+    return chromium, sync_playwright
+
+
+def test_page_scans_a_photo(settings, tiny_detector, demo_dir, tmp_path, make_live_server):
+    chromium, sync_playwright = _browser()
     photo = demo_dir / "astronaut.png"
     evil = "<img src=x onerror=window.pwned=1>&amp;.png"  # the server echoes the client's file name
     problems: list[str] = []
@@ -94,13 +100,7 @@ def test_page_scans_a_photo(settings, tiny_detector, demo_dir, tmp_path, make_li
 
 def test_page_scans_a_video_through_a_job(settings, tiny_detector, demo_dir, make_live_server):
     """A clip is answered 202; the page polls the job, then shows the file verdict and frame evidence."""
-    chromium = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if _in_ci():
-            raise
-        pytest.skip("playwright is not installed (pip install -e '.[dev]')")
+    chromium, sync_playwright = _browser()
     clip = demo_dir / "astronaut-pan.mp4"
     fast = dataclasses.replace(settings, num_frames=4)
     with make_live_server(create_app(fast, tiny_detector)) as server, sync_playwright() as pw:

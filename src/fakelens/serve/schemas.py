@@ -109,4 +109,4 @@ class HealthOut(BaseModel):
     backend: str
     queued: int = Field(description="Scans waiting for the worker")
     jobs: int = Field(description="Video jobs remembered")
-    uploading: int = Field(description="Uploads streaming in now")
+    uploading: int = Field(description="Uploads streaming in or being checked, not yet queued")

@@ -56,8 +56,7 @@ def check_image_header(upload: Upload, settings: ServeSettings) -> int:
 
 
 def check_image(upload: Upload, settings: ServeSettings) -> np.ndarray:
-    """Decode an uploaded image under the pixel limit (413) or say why it cannot be read (422)."""
-    check_image_header(upload, settings)
+    """Decode an uploaded image that passed ``check_image_header``, or say why it cannot be read (422)."""
     try:
         return load_image(upload.path, max_pixels=settings.max_pixels)
     except FakelensError as err:

@@ -76,14 +76,16 @@ def load_for(settings: ServeSettings) -> Detector:
 
 
 def _job_json(job: Job, ttl_s: float) -> dict:
+    status = job.status  # read first: the worker publishes the finish time before the status
+    finished_at = job.finished_at
     return {
         "id": job.id,
-        "status": job.status,
+        "status": status,
         "progress": round(job.progress, 3),
         "created_at": job.created_at,
-        "finished_at": job.finished_at,
-        "expires_at": None if job.finished_at is None else job.finished_at + ttl_s,
-        "result": job.result if job.status == "done" else None,
+        "finished_at": finished_at,
+        "expires_at": None if finished_at is None else finished_at + ttl_s,
+        "result": job.result if status == "done" else None,
         "error": job.error.body()["error"] if job.error is not None else None,
     }
 

@@ -125,23 +125,29 @@ class JobManager:
                 self._current = None
 
     def _execute(self, job: Job) -> None:
+        """Run one job. The outcome is published last (finish time, then status), so a poller that
+        sees "done" or "failed" always sees the finish time and a removed upload with it."""
         job.status = "running"
         job.deadline = time.monotonic() + job.timeout_s
+        status = "failed"
         try:
             job.check()
             job.result = job.work(job)
-            job.status, job.progress = "done", 1.0
+            status = "done"
         except JobCancelled as err:
-            job.error, job.status = ApiError(504, "timeout", str(err)), "failed"
+            job.error = ApiError(504, "timeout", str(err))
         except ApiError as err:
-            job.error, job.status = err, "failed"
+            job.error = err
         except Exception as err:  # noqa: BLE001 - one bad scan must not kill the worker
             msg = f"unexpected {type(err).__name__}: {' '.join(str(err).split())[:200]}"
-            job.error, job.status = ApiError(500, "internal", msg), "failed"
+            job.error = ApiError(500, "internal", msg)
         finally:
             if job.cleanup is not None:
                 job.cleanup()
             job.finished_at = time.time()
+            if status == "done":
+                job.progress = 1.0
+            job.status = status
             if job.future.done():  # already answered (close() failed it)
                 pass
             elif job.error is not None:
@@ -162,7 +168,8 @@ class JobManager:
                 continue
             if job.cleanup is not None:
                 job.cleanup()
-            job.status, job.error, job.finished_at = "failed", gone, time.time()
+            job.error, job.finished_at = gone, time.time()
+            job.status = "failed"
             if not job.future.done():
                 job.future.set_exception(gone)
         running = self._current

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from fakelens.cli import app
 from fakelens.data.prepare import frames_folder_indices, prepare_dataset
 from fakelens.evaluate.manifest import read_manifest
+from fakelens.faces import FaceConfig
 
 SIDE = 256  # YuNet finds the demo astronaut from ~200 px up
 
@@ -86,6 +87,7 @@ def test_prepare_generic_end_to_end_resume_and_workers(generic_tree, tmp_path):
     # evaluate reads the manifest as is (relative paths resolve against it)
     manifest = read_manifest(out / "manifest.jsonl")
     assert {m.video_id for m in manifest} == set(by_vid) and all(m.path.is_file() for m in manifest)
+    assert {m.aligned for m in manifest} == {FaceConfig().fingerprint()}  # scored as crops, not re-detected
     report = json.loads((out / "prepare-report.json").read_text())
     assert [e["video_id"] for e in report["errors"]] == ["mini/fake/faceswap/broken"]
     faceless = {(f["video_id"], f["frame"]) for f in report["faceless_frames"]}

@@ -13,6 +13,7 @@ from fakelens.data.splits import split_of
 from fakelens.data.synth import synthesize
 from fakelens.errors import FakelensError
 from fakelens.evaluate.manifest import read_manifest
+from fakelens.faces import FaceConfig
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,7 @@ def test_manifest_lists_every_png_with_labels_methods_and_masks(dataset):
     assert len(vb) == 4 and len({r["video_id"] for r in vb}) == 1  # one fake clip, 4 frames
     assert len(by_method[("real", "hfmask")]) == 4  # ACMF representations of the reals too
     assert {r["split"] for r in lines} <= {"train", "val", "test"}
+    assert {r["aligned"] for r in lines} == {FaceConfig().fingerprint()}  # every PNG is an aligned crop
     # reals and fakes never share a video id (video-level metrics would mix labels)
     ids = {lab: {r["video_id"] for r in lines if r["label"] == lab} for lab in ("real", "fake")}
     assert not ids["real"] & ids["fake"]

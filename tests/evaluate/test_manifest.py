@@ -139,3 +139,12 @@ def test_not_utf8(tmp_path):
 
 def test_directory_instead_of_file(tmp_path):
     assert "is a directory" in _error(tmp_path)
+
+
+def test_frame_and_aligned_columns(tmp_path):
+    text = '{"path": "a.png", "label": 1, "frame": 12, "aligned": "abc"}\n{"path": "b.png", "label": 0}\n'
+    a, b = read_manifest(_write(tmp_path / "m.jsonl", text))
+    assert (a.frame, a.aligned, b.frame, b.aligned) == (12, "abc", None, None)
+    assert "line 3: frame 'x' is not a whole number" in _error(
+        _write(tmp_path / "m.csv", "path,label,frame\na.png,0,1\nb.png,0,x\n")
+    )

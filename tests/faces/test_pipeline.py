@@ -98,3 +98,11 @@ def test_unknown_detector_is_refused():
 def test_face_config_round_trip():
     cfg = FaceConfig(min_face=40, crop=CropSpec(size=160, margin=0.3))
     assert FaceConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_fingerprint_names_the_framing_only():
+    base = FaceConfig()
+    assert base.fingerprint() == FaceConfig().fingerprint() and len(base.fingerprint()) == 12
+    assert FaceConfig(max_faces=1).fingerprint() == base.fingerprint()  # how many, not which pixels
+    assert FaceConfig(crop=CropSpec(size=128)).fingerprint() != base.fingerprint()
+    assert FaceConfig(refine=0).fingerprint() != base.fingerprint()

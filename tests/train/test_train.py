@@ -163,3 +163,19 @@ def test_train_from_a_manifest_uses_its_train_and_val_reals_only(tmp_path, real_
     assert len(splits["train"]) == 8 and len(splits["val"]) == 4 and splits["test"] == []
     with pytest.raises(ConfigError, match="exactly one"):
         TrainConfig.from_yaml(recipe, {"data.manifest": str(manifest)})
+
+
+def test_aligned_crops_are_used_as_they_are(real_dir, tmp_path):
+    """prepare/synth crops skip detection (noise has no face to find, yet is kept pixel for pixel);
+    a file marked aligned but of the wrong size is reported, not warped."""
+    face = FaceConfig()
+    size = face.crop.size
+    noise = np.random.default_rng(0).integers(0, 256, (size, size, 3), np.uint8)
+    crop, small = tmp_path / "crop.png", tmp_path / "small.png"
+    cv2.imwrite(str(crop), noise[..., ::-1])
+    cv2.imwrite(str(small), noise[:100, :100])
+    photo = sorted(real_dir.glob("face_*.png"))[0]
+    fs = build_faceset([crop, small, photo], face, aligned={crop, small})
+    assert fs.paths == [str(crop), str(photo)] and np.array_equal(fs.crops[0], noise)
+    assert fs.skipped[0][0] == str(small) and "not 224" in fs.skipped[0][1]
+    assert build_faceset([crop], face).skipped == [(str(crop), "no face found")]

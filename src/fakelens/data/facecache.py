@@ -30,20 +30,41 @@ class FaceSet:
         return len(self.paths)
 
 
-def _cache_key(paths: list[Path], face: FaceConfig) -> str:
+def _cache_key(paths: list[Path], face: FaceConfig, aligned: set[Path]) -> str:
     """Changes with the files (name, size, mtime), the face config and the fakelens version, so a
     changed image or face pipeline never reuses stale crops."""
     stats = [(str(p), *((p.stat().st_size, p.stat().st_mtime_ns) if p.exists() else (0, 0))) for p in paths]
-    blob = json.dumps({"files": stats, "face": face.to_dict(), "version": __version__}, sort_keys=True)
+    crops = sorted(str(p) for p in paths if p in aligned)
+    blob = json.dumps(
+        {"files": stats, "face": face.to_dict(), "crops": crops, "version": __version__}, sort_keys=True
+    )
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
-def build_faceset(paths: list[Path], face: FaceConfig, cache_dir: str | Path | None = None) -> FaceSet:
-    """Largest face of each image, aligned, with landmarks; cached by content of the request."""
+def _as_crop(image: np.ndarray, face: FaceConfig, path: Path) -> np.ndarray:
+    size = face.crop.size
+    if image.shape[:2] != (size, size):
+        raise FakelensError(
+            f"marked as an aligned crop but is {image.shape[1]}x{image.shape[0]}, not {size}", path
+        )
+    return image
+
+
+def build_faceset(
+    paths: list[Path],
+    face: FaceConfig,
+    cache_dir: str | Path | None = None,
+    aligned: set[Path] | frozenset[Path] = frozenset(),
+) -> FaceSet:
+    """Largest face of each image, aligned, with landmarks; cached by content of the request.
+
+    Files in ``aligned`` are already crops in ``face``'s framing (``prepare``/``synth`` output): they
+    are used as they are, since detecting and warping them again would resample their pixels."""
     paths = [Path(p) for p in paths]
+    aligned = {Path(p) for p in aligned}
     cache = None
     if cache_dir is not None:
-        cache = Path(cache_dir) / f"faces-{_cache_key(paths, face)}.npz"
+        cache = Path(cache_dir) / f"faces-{_cache_key(paths, face, aligned)}.npz"
         if cache.is_file():
             z = np.load(cache, allow_pickle=False)
             skipped = [tuple(s.split("\t", 1)) for s in z["skipped"].tolist()]
@@ -52,11 +73,14 @@ def build_faceset(paths: list[Path], face: FaceConfig, cache_dir: str | Path | N
     crops, lms, kept, skipped = [], [], [], []
     for p in track(paths, description="detecting faces"):
         try:
-            faces = pipe.extract(load_image(p))
-            if not faces:
-                skipped.append((str(p), "no face found"))
-                continue
-            crop = faces[0].crop
+            if p in aligned:
+                crop = _as_crop(load_image(p), face, p)
+            else:
+                faces = pipe.extract(load_image(p))
+                if not faces:
+                    skipped.append((str(p), "no face found"))
+                    continue
+                crop = faces[0].crop
             lm = landmarks68(crop, face.crop)
         except FakelensError as err:
             skipped.append((str(p), err.reason))

@@ -354,6 +354,7 @@ def _faces(item, index, time_s, source, image, mask) -> list[dict]:
                 "source": str(source),
                 "landmarks": np.round(lm, 1).tolist(),
                 "mask": None if mask_rel is None else mask_rel.as_posix(),
+                "aligned": pipe.config.fingerprint(),
             }
         )
     return rows

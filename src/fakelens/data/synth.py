@@ -50,8 +50,8 @@ def _mask_png(mask: np.ndarray) -> np.ndarray:
 class _Writer:
     """Writes PNGs and flushes one manifest line per image, counting by method."""
 
-    def __init__(self, out: Path, summary: SynthSummary, dataset: str):
-        self.out, self.summary, self.dataset = out, summary, dataset
+    def __init__(self, out: Path, summary: SynthSummary, dataset: str, aligned: str):
+        self.out, self.summary, self.dataset, self.aligned = out, summary, dataset, aligned
         self.fp = open(summary.manifest, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def add(self, rel: str, image, label, method, video_id, split, sources, mask=None, mask_rel=None):
@@ -61,7 +61,7 @@ class _Writer:
         video_id = f"{self.dataset}/{video_id}"  # unique across synth sets merged into one manifest
         row = {"path": rel, "label": label, "dataset": self.dataset, "method": method, "video_id": video_id}
         row["split"] = split
-        row |= {"mask": mask_rel if mask is not None else None, "sources": sources}
+        row |= {"mask": mask_rel if mask is not None else None, "sources": sources, "aligned": self.aligned}
         self.fp.write(json.dumps(row) + "\n")
         self.fp.flush()
         key = method if label == "fake" else "real"
@@ -155,7 +155,7 @@ def synthesize(
         summary.notes.append(
             f"{', '.join(image_methods)}: {len(videos)} video(s) skipped (used by vblend only)"
         )
-    writer = _Writer(out, summary, real_dir.name)  # protocols select rows by dataset
+    writer = _Writer(out, summary, real_dir.name, face.fingerprint())  # protocols select rows by dataset
     try:
         if image_methods and images:
             faces = build_faceset(images, face, cache_dir if cache_dir is not None else out / ".cache")

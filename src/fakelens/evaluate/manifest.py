@@ -35,6 +35,8 @@ class ManifestRow:
     method: str | None
     dataset: str | None = None  # which dataset the row comes from (protocols select by it)
     split: str | None = None  # train / val / test as the dataset (or ``fakelens prepare``) defines it
+    frame: int | None = None  # frame index in the source video: faces of one frame score as one sample
+    aligned: str | None = None  # an aligned crop made under this FaceConfig fingerprint (prepare, synth)
 
 
 def _parse_label(value: Any, lineno: int, where: Path) -> int:
@@ -57,6 +59,19 @@ def _optional(value: Any) -> str | None:
     return text or None
 
 
+def _parse_frame(value: Any, lineno: int, where: Path) -> int | None:
+    text = _optional(value)
+    if text is None:
+        return None
+    try:
+        frame = int(text)
+    except ValueError:
+        raise FakelensError(f"line {lineno}: frame '{text}' is not a whole number", where) from None
+    if frame < 0:
+        raise FakelensError(f"line {lineno}: frame {frame} is negative", where)
+    return frame
+
+
 def _make_row(record: dict[str, Any], lineno: int, where: Path, base: Path) -> ManifestRow:
     raw_path = _optional(record.get("path"))
     if raw_path is None:
@@ -71,6 +86,8 @@ def _make_row(record: dict[str, Any], lineno: int, where: Path, base: Path) -> M
         method=_optional(record.get("method")),
         dataset=_optional(record.get("dataset")),
         split=_optional(record.get("split")),
+        frame=_parse_frame(record.get("frame"), lineno, where),
+        aligned=_optional(record.get("aligned")),
     )
 
 
@@ -127,7 +144,8 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
 
     Format by extension: ``.jsonl``/``.ndjson`` → JSON Lines, ``.tsv`` → tab-separated,
     anything else → comma-separated with a header row. Required columns: ``path``,
-    ``label``; optional: ``video_id``, ``method``, ``dataset``, ``split``; others are ignored.
+    ``label``; optional: ``video_id``, ``method``, ``dataset``, ``split``, ``frame``, ``aligned``;
+    others are ignored.
     """
     where = Path(path)
     if not where.exists():

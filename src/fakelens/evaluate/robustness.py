@@ -97,8 +97,9 @@ def _markdown(summary: dict) -> str:
     lines = [
         f"# Robustness of {summary['model']} on {Path(summary['manifest']).name}",
         "",
-        "Each cell is the AUC with every decoded frame degraded before face detection "
-        f"({summary['num_frames']} frames per video). Levels: 1 mild ... 5 severe.",
+        "Each cell is the AUC with every decoded frame degraded before face detection (aligned "
+        f"crops scored as they are: the crop degraded) ({summary['num_frames']} frames per video). "
+        "Levels: 1 mild ... 5 severe.",
     ]
     for level_key, title in (
         ("frame_level", "Frame-level AUC (one sample per frame with a face; frame score = max over faces)"),

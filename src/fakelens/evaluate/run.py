@@ -2,7 +2,8 @@
 
 Frame-level: every sampled frame with a face is one sample (score = max over its faces). Video-level:
 frame scores averaged per ``video_id`` (a video file without one is its own video). Frames without
-a face and unreadable files are counted in the results, not silently dropped.
+a face and unreadable files are counted in the results, not silently dropped. Aligned crops from
+``prepare``/``synth`` in the model's own framing skip detection (see ``_AlignedCrops``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def evaluate_manifest(
     """Evaluate ``model`` (a Detector, a checkpoint folder or a shipped name) on ``manifest``.
 
     ``perturb`` (``"jpeg:3"`` or a :class:`~fakelens.forge.perturb.Perturbation`) degrades every
-    decoded frame before face detection; ``progress`` may be a rich Progress to report into.
+    decoded frame before face detection (or the crop, for aligned crops scored as they are);
+    ``progress`` may be a rich Progress to report into.
     """
     from fakelens.forge.perturb import parse_perturbation
     from fakelens.models.detector import Detector, load_detector
@@ -55,6 +57,7 @@ def evaluate_manifest(
                 "threshold": detector.threshold,
                 "model_config": detector.config,
                 "perturbation": perturbation.to_dict() if perturbation else None,
+                "face_framing": detector.face.fingerprint(),
             },
             indent=2,
         )
@@ -64,6 +67,8 @@ def evaluate_manifest(
     outcome: Counter = Counter()
     faceless_frames = 0
     has_video_ids = any(r.video_id for r in rows)
+    framing = detector.face.fingerprint()
+    realigned = sum(1 for r in rows if r.aligned is not None and r.aligned != framing)
     if isinstance(progress, Progress):
         rows_iter = progress.track(rows, description=f"evaluating {perturbation or 'clean'}")
     elif progress:
@@ -71,7 +76,11 @@ def evaluate_manifest(
     else:
         rows_iter = rows
     with open(out / "scores.jsonl", "w") as fh:
+        crops = _AlignedCrops(detector, transform, fh)
         for row in rows_iter:
+            if row.aligned == framing:  # a crop framed as this model frames faces: score it as is
+                outcome["scored" if crops.add(row) else "error"] += 1
+                continue
             result = scanner.scan_file(row.path)
             rec = result.record
             outcome[rec.verdict if rec.verdict in ("error", "no_face") else "scored"] += 1
@@ -81,22 +90,10 @@ def evaluate_manifest(
             vid = row.video_id or str(row.path)
             for frame, (time_s, score) in frame_scores_of(result.faces).items():
                 samples.append((vid, row.label, score, row.method))
-                fh.write(
-                    json.dumps(
-                        {
-                            "path": str(row.path),
-                            "frame": frame,
-                            "time_s": time_s,
-                            "label": row.label,
-                            "score": round(score, 6),
-                            "video_id": vid,
-                            "method": row.method,
-                        }
-                    )
-                    + "\n"
-                )
+                fh.write(json.dumps(_score_line(row, vid, frame, time_s, score)) + "\n")
             if rec.verdict == "error":
                 fh.write(json.dumps({"path": str(row.path), "error": rec.error}) + "\n")
+        samples += crops.samples()
 
     if not samples:
         raise ValueError(
@@ -119,6 +116,10 @@ def evaluate_manifest(
         "rows_scored": outcome["scored"],
         "rows_no_face": outcome["no_face"],
         "rows_error": outcome["error"],
+        # aligned crops (prepare/synth) framed as the model frames faces are scored as they are;
+        # crops framed differently go through face detection and alignment again
+        "rows_scored_as_crops": crops.count,
+        "rows_realigned": realigned,
         "faceless_frames": faceless_frames,
         "perturbation": perturbation.to_dict() if perturbation else None,
         "metrics": metrics,
@@ -136,3 +137,62 @@ def evaluate_manifest(
     plot_roc(curves, out / "roc.png", title=f"{detector.name} on {Path(manifest).name}{condition}")
     plot_score_histogram(y, scores, out / "scores.png", threshold=detector.threshold)
     return result
+
+
+def _score_line(row, vid: str, frame: int, time_s: float | None, score: float) -> dict:
+    return {
+        "path": str(row.path),
+        "frame": frame,
+        "time_s": time_s,
+        "label": row.label,
+        "score": round(float(score), 6),
+        "video_id": vid,
+        "method": row.method,
+    }
+
+
+class _AlignedCrops:
+    """Scores already-aligned face crops in batches, without detecting the face again (a second
+    detection and warp would resample the pixels and could pick another face in the margin).
+
+    Faces of one frame (same ``video_id`` and ``frame``) become one frame sample scored by their
+    maximum, as in scanning; a row without a frame index is a frame of its own."""
+
+    def __init__(self, detector, transform, fh):
+        self.detector, self.transform, self.fh = detector, transform, fh
+        self.pending: list[tuple] = []
+        self.frames: dict[tuple[str, str], list] = {}  # (video, frame) -> [label, score, method]
+        self.count = 0
+
+    def add(self, row) -> bool:
+        """Queue one crop; False (and an error line) when it cannot be read."""
+        from fakelens.errors import FakelensError
+        from fakelens.media import load_image
+
+        try:
+            image = load_image(row.path)
+        except FakelensError as err:
+            self.fh.write(json.dumps({"path": str(row.path), "error": err.message}) + "\n")
+            return False
+        self.pending.append((row, self.transform(image) if self.transform else image))
+        self.count += 1
+        if len(self.pending) >= self.detector.batch_size:
+            self._flush()
+        return True
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        scores = self.detector.predict_proba([image for _, image in self.pending])
+        for (row, _), score in zip(self.pending, scores, strict=True):
+            vid = row.video_id or str(row.path)
+            frame = row.frame if row.frame is not None else 0
+            key = (vid, str(row.frame) if row.frame is not None else str(row.path))
+            best = self.frames.setdefault(key, [row.label, float(score), row.method])
+            best[1] = max(best[1], float(score))
+            self.fh.write(json.dumps(_score_line(row, vid, frame, None, score)) + "\n")
+        self.pending.clear()
+
+    def samples(self) -> list[tuple]:
+        self._flush()
+        return [(key[0], label, score, method) for key, (label, score, method) in self.frames.items()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 
 import cv2
@@ -30,6 +32,14 @@ class FaceConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def fingerprint(self) -> str:
+        """Short id of the crop framing. ``prepare`` and ``synth`` write it on every crop they make,
+        so evaluation can score a crop as is when the model frames faces the same way, instead of
+        detecting and warping it a second time. ``max_faces`` is left out: it changes how many
+        faces are kept, not their pixels."""
+        framing = {k: v for k, v in self.to_dict().items() if k != "max_faces"}
+        return hashlib.sha1(json.dumps(framing, sort_keys=True).encode()).hexdigest()[:12]
 
     @classmethod
     def from_dict(cls, data: dict) -> FaceConfig:

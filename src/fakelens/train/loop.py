@@ -101,24 +101,29 @@ def selection_score(val: dict, select: str) -> float:
     return -val["loss"]
 
 
-def manifest_splits(manifest: Path, val_manifest: Path | None) -> dict[str, list[Path]]:
-    """Real training/validation files from manifests (label 0; fakes are made by self-blending)."""
+def manifest_splits(
+    manifest: Path, val_manifest: Path | None, framing: str | None = None
+) -> tuple[dict[str, list[Path]], set[Path]]:
+    """Real training/validation files from manifests (label 0; fakes are made by self-blending),
+    and those of them that are aligned crops in the ``framing`` the model uses (used as they are)."""
     from fakelens.evaluate.manifest import read_manifest
 
     rows = read_manifest(manifest)
     if val_manifest is None:
-        train = [r.path for r in rows if r.label == 0 and r.split == "train"]
-        val = [r.path for r in rows if r.label == 0 and r.split == "val"]
+        train = [r for r in rows if r.label == 0 and r.split == "train"]
+        val = [r for r in rows if r.label == 0 and r.split == "val"]
     else:  # a protocol fold: the training manifest trains, the fold's val manifest selects
-        train = [r.path for r in rows if r.label == 0 and r.split in (None, "train")]
-        val = [r.path for r in read_manifest(val_manifest) if r.label == 0]
-    return {"train": train, "val": val, "test": []}
+        train = [r for r in rows if r.label == 0 and r.split in (None, "train")]
+        val = [r for r in read_manifest(val_manifest) if r.label == 0]
+    aligned = {r.path for r in train + val if framing is not None and r.aligned == framing}
+    return {"train": [r.path for r in train], "val": [r.path for r in val], "test": []}, aligned
 
 
 def _load_faces(cfg: TrainConfig, face: FaceConfig, out: Path):
     """Split the real files, write the split, and load (cached) aligned faces of train and val."""
+    aligned: set[Path] = set()
     if cfg.data.manifest is not None:
-        splits = manifest_splits(cfg.data.manifest, cfg.data.val_manifest)
+        splits, aligned = manifest_splits(cfg.data.manifest, cfg.data.val_manifest, face.fingerprint())
     else:
         splits = split_files(
             list_images(cfg.data.real_dirs),
@@ -132,7 +137,10 @@ def _load_faces(cfg: TrainConfig, face: FaceConfig, out: Path):
     (out / "splits.json").write_text(
         json.dumps({k: [str(p) for p in v] for k, v in splits.items()}, indent=1)
     )
-    faces = {name: build_faceset(splits[name], face, cfg.data.cache_dir) for name in ("train", "val")}
+    faces = {
+        name: build_faceset(splits[name], face, cfg.data.cache_dir, aligned=aligned)
+        for name in ("train", "val")
+    }
     for name, fs in faces.items():
         for path, reason in fs.skipped:
             console.print(f"[yellow]skipped[/] {name} '{escape(path)}': {escape(reason)}")

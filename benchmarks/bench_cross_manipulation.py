@@ -10,7 +10,8 @@ meets held-out FFHQ identities and forgeries it never saw:
 - ``dfdc``: the DFDC face crops and 10 s clips (frame level, and video level by DFDC id).
 
 Synthetic sets compare aligned crops with aligned crops (real and fake go through identical
-processing), so nothing but the forgery separates them. The cross-manipulation AUC is the mean
+processing), so nothing but the forgery separates them; a model framing faces as ``synth`` did
+scores those crops as they are (no second detection and warp). The cross-manipulation AUC is the mean
 frame-level AUC over the unseen sets. Everything goes through ``fakelens.evaluate.protocol_run``.
 
 Usage: python benchmarks/bench_cross_manipulation.py [--model DIR] [--out runs/bench-cross]
@@ -61,7 +62,8 @@ def build_manifest(out: Path, limit: int | None, seed: int) -> Path:
         # SBI fakes and the colour-jittered reals they were blended into form their own pair set
         sbi_pair = r["method"] == "sbi" or r["path"].endswith("_sbi.png")
         path = str((out / "synth" / r["path"]).resolve())
-        rows.append(_row(path, r["label"], "ffhq-sbi" if sbi_pair else "ffhq-heldout", r["method"]))
+        row = _row(path, r["label"], "ffhq-sbi" if sbi_pair else "ffhq-heldout", r["method"])
+        rows.append(row | {"aligned": r["aligned"]})  # scored as the crops they are, not re-detected
     for p in held:  # StyleGAN2 vs the held-out FFHQ photos: whole 256 px images on both sides
         rows.append(_row(str(p), "real", "sg2-vs-ffhq"))
     sg2 = sorted(x for x in (SHARED / "stylegan2-fake").rglob("*") if x.suffix.lower() in IMAGE_EXTENSIONS)

@@ -121,6 +121,14 @@ def test_prepare_generic_end_to_end_resume_and_workers(generic_tree, tmp_path):
     assert (s4.processed, s4.errors) == (4, 1)
     assert _key(_rows(out2)) == _key(rows)
 
+    # a resume after a source was removed drops that item's rows (and says so)
+    (generic_tree / "real" / "astro.png").unlink()
+    s5 = prepare_dataset(generic_tree, "generic", out, frames=3, workers=1, progress=False)
+    assert (s5.items, s5.processed, s5.resumed) == (4, 0, 3)
+    assert _key(_rows(out)) == _key([r for r in rows if r["video_id"] != "mini/real/astro"])
+    assert any("1 item(s) of an earlier run are no longer in SRC" in n for n in s5.notes)
+    assert "mini/real/astro" not in (out / "done.jsonl").read_text()
+
 
 def test_ffpp_mask_is_warped_into_the_crop(tmp_path, small, face_pipeline):
     root = tmp_path / "ffpp"

@@ -53,6 +53,10 @@ def prepare(
         f"details in {out / 'prepare-report.json'}",
         soft_wrap=True,
     )
+    for note in s.notes[:10]:
+        err_console.print(Text.assemble(("note ", "yellow"), note), soft_wrap=True)
+    if len(s.notes) > 10:
+        err_console.print(f"... {len(s.notes) - 10} more note(s) in the report", soft_wrap=True)
 
 
 @app.command()

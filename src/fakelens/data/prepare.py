@@ -89,7 +89,7 @@ def prepare_dataset(
         "fakelens_version": __version__,
         "items": len(items),
     }
-    done = _start(out, config, resume)
+    done = _start(out, config, resume, {it.video_id: str(it.source) for it in items}, notes)
     (out / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
     todo = [it for it in items if it.video_id not in done]
     errors: list[dict] = []
@@ -115,8 +115,12 @@ def prepare_dataset(
     return summary
 
 
-def _start(out: Path, config: dict, resume: bool) -> dict[str, dict]:
-    """Completed items of an earlier run (empty when not resuming); drops half-written rows."""
+def _start(
+    out: Path, config: dict, resume: bool, current: dict[str, str], notes: list[str]
+) -> dict[str, dict]:
+    """Completed items of an earlier run (empty when not resuming); drops half-written rows and the
+    rows of items no longer in SRC (``current``: video id -> source), whose files were removed or
+    replaced since."""
     manifest, done_path, cfg_path = out / MANIFEST, out / DONE, out / CONFIG
     if not resume or not cfg_path.is_file():
         manifest.write_text("")
@@ -131,7 +135,15 @@ def _start(out: Path, config: dict, resume: bool) -> dict[str, dict]:
         raise FakelensError(
             f"was prepared with other settings ({', '.join(changed)}); pass --no-resume or another --out", out
         )
-    done = {e["video_id"]: e for e in _read_jsonl(done_path)}
+    entries = _read_jsonl(done_path)
+    done = {e["video_id"]: e for e in entries if current.get(e["video_id"]) == e["source"]}
+    gone = len({e["video_id"] for e in entries}) - len(done)
+    if gone:
+        notes.append(
+            f"{gone} item(s) of an earlier run are no longer in SRC: their manifest rows were dropped "
+            "(their crop files stay under faces/)"
+        )
+        done_path.write_text("".join(json.dumps(e) + "\n" for e in done.values()))
     rows = [r for r in _read_jsonl(manifest) if r.get("video_id") in done]
     tmp = manifest.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))

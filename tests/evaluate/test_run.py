@@ -36,16 +36,18 @@ def test_aligned_crops_are_scored_as_they_are_and_faces_of_a_frame_are_one_sampl
         {"path": "a5.png", "label": 1, "video_id": "A", "frame": 5, "aligned": ours},
         {"path": "b.png", "label": 0, "video_id": "B", "aligned": ours},
         {"path": "other.png", "label": 0, "video_id": "C", "aligned": "0123456789ab"},
+        {"path": "gone.png", "label": 0, "video_id": "D", "aligned": ours},
     ]
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     result = evaluate_manifest(manifest, tmp_path / "out", model=tiny_detector, progress=False)
     assert result["rows_scored_as_crops"] == 4 and result["rows_realigned"] == 1
-    assert result["rows_scored"] == 4 and result["rows_no_face"] == 1
+    assert (result["rows_scored"], result["rows_no_face"], result["rows_error"]) == (4, 1, 1)
     frame = result["metrics"]["frame_level"]
     assert (frame["n_real"], frame["n_fake"]) == (1, 2)  # A/3 (two faces), A/5, B
     lines = [json.loads(x) for x in (tmp_path / "out" / "scores.jsonl").read_text().splitlines()]
-    s = {Path(x["path"]).stem: x["score"] for x in lines}
+    assert [x["path"].endswith("gone.png") for x in lines if "error" in x] == [True]
+    s = {Path(x["path"]).stem: x["score"] for x in lines if "score" in x}
     assert len(s) == 4
     crops = [np.asarray(Image.open(tmp_path / f"{n}.png")) for n in ("a3_0", "a3_1", "a5", "b")]
     direct = tiny_detector.predict_proba(crops)

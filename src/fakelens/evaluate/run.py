@@ -171,10 +171,17 @@ class _AlignedCrops:
 
         try:
             image = load_image(row.path)
+            image = self.transform(image) if self.transform else image
         except FakelensError as err:
             self.fh.write(json.dumps({"path": str(row.path), "error": err.message}) + "\n")
             return False
-        self.pending.append((row, self.transform(image) if self.transform else image))
+        except Exception as err:  # noqa: BLE001 - an evaluation goes on past any single file, as scan does
+            reason = f"unexpected {type(err).__name__}: {' '.join(str(err).split())[:200]}"
+            self.fh.write(
+                json.dumps({"path": str(row.path), "error": f"cannot read '{row.path}': {reason}"}) + "\n"
+            )
+            return False
+        self.pending.append((row, image))
         self.count += 1
         if len(self.pending) >= self.detector.batch_size:
             self._flush()

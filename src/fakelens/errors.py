@@ -24,6 +24,12 @@ class FakelensError(Exception):
         return f"{self.verb} '{self.path}': {self.reason}"
 
 
+def unexpected(err: BaseException) -> str:
+    """One line for an error nobody planned for (``unexpected ValueError: ...``), for the code that
+    must go on past it (a batch, a server worker) and still say what happened."""
+    return f"unexpected {type(err).__name__}: {' '.join(str(err).split())[:200]}"
+
+
 class MediaError(FakelensError):
     """The file cannot be decoded as an image or a video."""
 

@@ -29,6 +29,12 @@ def settings(tmp_path):
 
 
 @pytest.fixture()
+def idle_health() -> dict:
+    """What ``/healthz`` says of an idle server running the tiny detector on torch."""
+    return {"status": "ok", "model": "tiny", "backend": "torch", "queued": 0, "jobs": 0, "uploading": 0}
+
+
+@pytest.fixture()
 def client(settings, tiny_detector):
     from fastapi.testclient import TestClient
 

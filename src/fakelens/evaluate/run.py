@@ -16,10 +16,12 @@ import numpy as np
 from rich.console import Console
 from rich.progress import Progress, track
 
+from fakelens.errors import FakelensError, unexpected
 from fakelens.evaluate.manifest import read_manifest
 from fakelens.evaluate.metrics import binary_metrics, evaluation_report
 from fakelens.evaluate.plots import plot_roc, plot_score_histogram
 from fakelens.evaluate.results import write_evaluation_tables
+from fakelens.media import load_image
 
 
 def evaluate_manifest(
@@ -45,6 +47,7 @@ def evaluate_manifest(
     perturbation = None if perturb is None else parse_perturbation(perturb)
     detector = model if isinstance(model, Detector) else load_detector(model)
     transform = perturbation.transform() if perturbation else None
+    framing = detector.face.fingerprint()  # aligned crops made in this framing are scored as they are
     scanner = Scanner(detector, ScanOptions(num_frames=num_frames, transform=transform))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -57,7 +60,7 @@ def evaluate_manifest(
                 "threshold": detector.threshold,
                 "model_config": detector.config,
                 "perturbation": perturbation.to_dict() if perturbation else None,
-                "face_framing": detector.face.fingerprint(),
+                "face_framing": framing,
             },
             indent=2,
         )
@@ -67,7 +70,6 @@ def evaluate_manifest(
     outcome: Counter = Counter()
     faceless_frames = 0
     has_video_ids = any(r.video_id for r in rows)
-    framing = detector.face.fingerprint()
     realigned = sum(1 for r in rows if r.aligned is not None and r.aligned != framing)
     if isinstance(progress, Progress):
         rows_iter = progress.track(rows, description=f"evaluating {perturbation or 'clean'}")
@@ -166,20 +168,16 @@ class _AlignedCrops:
 
     def add(self, row) -> bool:
         """Queue one crop; False (and an error line) when it cannot be read."""
-        from fakelens.errors import FakelensError
-        from fakelens.media import load_image
-
         try:
             image = load_image(row.path)
             image = self.transform(image) if self.transform else image
-        except FakelensError as err:
-            self.fh.write(json.dumps({"path": str(row.path), "error": err.message}) + "\n")
-            return False
         except Exception as err:  # noqa: BLE001 - an evaluation goes on past any single file, as scan does
-            reason = f"unexpected {type(err).__name__}: {' '.join(str(err).split())[:200]}"
-            self.fh.write(
-                json.dumps({"path": str(row.path), "error": f"cannot read '{row.path}': {reason}"}) + "\n"
+            message = (
+                err.message
+                if isinstance(err, FakelensError)
+                else f"cannot read '{row.path}': {unexpected(err)}"
             )
+            self.fh.write(json.dumps({"path": str(row.path), "error": message}) + "\n")
             return False
         self.pending.append((row, image))
         self.count += 1

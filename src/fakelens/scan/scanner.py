@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fakelens.errors import FakelensError
+from fakelens.errors import FakelensError, unexpected
 from fakelens.faces.pipeline import FacePipeline
 from fakelens.media import load_image, media_kind, sample_frames
 from fakelens.models.detector import Detector
@@ -153,9 +153,7 @@ class Scanner:
         except FakelensError as err:
             error = err.message
         except Exception as err:  # noqa: BLE001 - a batch must go on past any single file
-            error = (
-                f"cannot read '{name}': unexpected {type(err).__name__}: {' '.join(str(err).split())[:200]}"
-            )
+            error = f"cannot read '{name}': {unexpected(err)}"
         else:
             error = None
         if error is not None:  # no partial face records for a file that failed: it is one error

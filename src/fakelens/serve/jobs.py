@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from fakelens.errors import unexpected
 from fakelens.serve.schemas import ApiError
 
 
@@ -139,8 +140,7 @@ class JobManager:
         except ApiError as err:
             job.error = err
         except Exception as err:  # noqa: BLE001 - one bad scan must not kill the worker
-            msg = f"unexpected {type(err).__name__}: {' '.join(str(err).split())[:200]}"
-            job.error = ApiError(500, "internal", msg)
+            job.error = ApiError(500, "internal", unexpected(err))
         finally:
             if job.cleanup is not None:
                 job.cleanup()

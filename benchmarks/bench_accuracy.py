@@ -1,7 +1,7 @@
 """Accuracy of a model (default: the shipped one) on data it never trained on.
 
 (a) SBI fakes of the held-out FFHQ test split vs the same real photos (frame-level);
-(b) StyleGAN2 faces vs held-out FFHQ reals (frame-level);
+(b) StyleGAN2 faces of the held-out test share vs held-out FFHQ reals (frame-level);
 (c) DFDC samples: face crops + the two 10 s clips, frame-level and video-level (video = DFDC id).
 
 Every figure goes through ``evaluate_manifest``, i.e. the same face pipeline as ``fakelens scan``.
@@ -36,6 +36,14 @@ def heldout_ffhq() -> list[Path]:
     recipe = yaml.safe_load((ROOT / "configs" / "sbi-default.yaml").read_text())["data"]
     files = sorted(p for p in (SHARED / "ffhq-real").rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
     return split_files(files, recipe.get("val_fraction", 0.1), recipe.get("test_fraction", 0.2))["test"]
+
+
+def heldout_stylegan2() -> list[Path]:
+    """The StyleGAN2 faces no recipe trains or validates on: the test share of the default
+    ensemble recipe's ``fake_dirs`` split (NPR trains on the rest)."""
+    data = yaml.safe_load((ROOT / "configs" / "default-ensemble.yaml").read_text())["data"]
+    files = sorted(p for p in (SHARED / "stylegan2-fake").rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    return split_files(files, data.get("val_fraction", 0.1), data.get("fake_test_fraction", 0.4))["test"]
 
 
 def write_manifest(path: Path, rows: list[dict]) -> Path:
@@ -97,7 +105,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     reals = heldout_ffhq()
     fakes = sbi_fakes(reals, args.out / "sbi-fakes", FacePipeline(detector.face))
-    stylegan = sorted((SHARED / "stylegan2-fake").rglob("*.png"))
+    stylegan = heldout_stylegan2()  # the test share: NPR (in the default ensemble) trains on the rest
     real_rows = [{"path": str(p), "label": "real", "video_id": "", "method": ""} for p in reals]
     suites = {
         "a_sbi_heldout_ffhq": real_rows

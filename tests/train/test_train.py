@@ -104,8 +104,9 @@ def test_training_is_seeded(tmp_path, real_dir):
 def test_sbi_pairs_are_deterministic_per_epoch(real_dir, tmp_path):
     faces = build_faceset(sorted(real_dir.glob("face_*.png"))[:3], FaceConfig(), tmp_path)
     ds = SBIPairs(faces, Preprocess(64), seed=1)
-    x1, y1 = ds[0]
-    x2, _ = ds[0]
+    x1, y1, idx = ds[0]
+    x2, _, _ = ds[0]
+    assert idx.tolist() == [0, 0]
     assert x1.shape == (2, 3, 64, 64) and y1.tolist() == [0.0, 1.0]
     assert np.array_equal(x1.numpy(), x2.numpy())
     ds.set_epoch(1)
@@ -179,3 +180,156 @@ def test_aligned_crops_are_used_as_they_are(real_dir, tmp_path):
     assert fs.paths == [str(crop), str(photo)] and np.array_equal(fs.crops[0], noise)
     assert fs.skipped[0][0] == str(small) and "not 224" in fs.skipped[0][1]
     assert build_faceset([crop], face).skipped == [(str(crop), "no face found")]
+
+
+@pytest.fixture(scope="module")
+def fake_dir(tmp_path_factory, real_dir):
+    """'GAN' faces: the real photos halved and blown up again with nearest neighbours."""
+    d = tmp_path_factory.mktemp("fakes")
+    for p in sorted(real_dir.glob("face_*.png")):
+        img = cv2.imread(str(p))
+        small = cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(
+            str(d / f"gan_{p.name}"), cv2.resize(small, img.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+        )
+    return d
+
+
+def test_ready_made_fakes_train_npr_and_the_checkpoint_is_calibrated(tmp_path, real_dir, fake_dir):
+    recipe = write_config(tmp_path, real_dir, epochs=1)
+    overrides = {
+        "model.architecture": "npr",
+        "model.kwargs": {"width": 0.25},
+        "data.sbi": False,
+        "data.fake_dirs": [str(fake_dir)],
+        "data.fake_test_fraction": 0.2,
+        "data.augment": "flip",
+    }
+    folder = train(TrainConfig.from_yaml(recipe, overrides))
+    splits = json.loads((tmp_path / "run" / "splits.json").read_text())
+    fakes = [set(splits[f"fakes_{k}"]) for k in ("train", "val", "test")]
+    assert all(fakes[:2]) and not (fakes[0] & fakes[1] or fakes[0] & fakes[2] or fakes[1] & fakes[2])
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["model_kwargs"] == {"drop_rate": 0.0, "width": 0.25}
+    assert meta["training"]["train_ready_made_fakes"] == len(fakes[0])
+    assert meta["calibration"]["temperature"] > 0 and "ece_after" in meta["calibration"]
+    assert load_detector(folder, backend="torch").model.scale == pytest.approx(meta["calibration"]["scale"])
+    with pytest.raises(ConfigError, match="fake_dirs must name"):
+        TrainConfig.from_yaml(recipe, {"data.sbi": False})
+
+
+def test_ensemble_stacks_members_on_validation_data_and_exports(tmp_path, real_dir, fake_dir):
+    from typer.testing import CliRunner
+
+    from fakelens.cli import app
+
+    recipe = write_config(tmp_path / "tiny", real_dir, epochs=1)
+    tiny = train(TrainConfig.from_yaml(recipe))
+    npr_over = {
+        "model.architecture": "npr",
+        "model.kwargs": {"width": 0.25},
+        "out_dir": str(tmp_path / "npr"),
+    }
+    npr = train(TrainConfig.from_yaml(write_config(tmp_path / "n", real_dir, epochs=1), npr_over))
+    data = {
+        "real_dirs": [str(real_dir)],
+        "fake_dirs": [str(fake_dir)],
+        "val_fraction": 0.3,
+        "test_fraction": 0.0,
+    }
+    data |= {"fake_test_fraction": 0.2, "cache_dir": str(tmp_path / "cache")}
+    cfg = {"name": "ens", "out_dir": "ens", "members": [str(tiny), str(npr)], "mode": "stack", "data": data}
+    (tmp_path / "ens.yaml").write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(app, ["ensemble", str(tmp_path / "ens.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "validation AUC" in result.output
+    folder = tmp_path / "ens" / "model"
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["architecture"] == "ensemble" and len(meta["ensemble"]["weights"]) == 2
+    det = load_detector(folder, backend="torch")
+    assert det.model.weights.tolist() == pytest.approx(meta["ensemble"]["weights"], abs=1e-6)
+    crops = [cv2.imread(str(p))[..., ::-1] for p in sorted(real_dir.glob("face_*.png"))[:2]]
+    crops = [cv2.resize(c, (96, 96)) for c in crops]
+    onnx = load_detector(folder, backend="onnx")
+    assert np.allclose(onnx.predict_proba(crops), det.predict_proba(crops), atol=1e-4)
+    cfg["members"] = [str(tiny)]
+    (tmp_path / "one.yaml").write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(app, ["ensemble", str(tmp_path / "one.yaml")])
+    assert result.exit_code != 0 and "at least two" in result.output
+
+
+def test_acmf_strategy_takes_a_stage1_teacher_and_records_itself(tmp_path, real_dir):
+    recipe = write_config(tmp_path, real_dir, epochs=2, strategy="acmf")
+    folder = train(TrainConfig.from_yaml(recipe, {"acmf.stage1_epochs": 1}))
+    assert (tmp_path / "run" / "acmf-teacher.safetensors").is_file()
+    meta = json.loads((folder / "config.json").read_text())
+    assert (
+        meta["training"]["strategy"]["name"] == "acmf" and meta["training"]["strategy"]["stage1_epochs"] == 1
+    )
+
+
+def test_quality_curriculum_rates_fakes_paces_and_freda_s_the_easy_ones(tmp_path, real_dir):
+    from fakelens.train.quality import STATE, QualityCurriculum
+
+    recipe = write_config(tmp_path, real_dir, epochs=3, strategy="quality")
+    cfg = TrainConfig.from_yaml(recipe, {"quality.easy_share": 0.5})
+    folder = train(cfg)
+    z = np.load(tmp_path / "run" / STATE)
+    assert np.isfinite(z["static"]).all() and (~np.isnan(z["dynamic"])).any()
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["training"]["strategy"]["name"] == "quality"
+    # pacing: uniform in the first epoch, tilted towards high-FQS (hard) fakes in the last
+    q = QualityCurriculum(cfg, tmp_path)
+    q.static, q.dynamic = np.arange(8.0), np.arange(8.0)
+    first, last = np.bincount(q.order(0, 8) * 50, minlength=8), None
+    draws = [i for e in range(200) for i in q.order(2, 8)]
+    last = np.bincount(draws, minlength=8)
+    assert first.max() <= 8 * 50 and last[7] > 2 * last[0]
+
+
+def test_easy_items_get_freda_fakes(real_dir, tmp_path):
+    faces = build_faceset(sorted(real_dir.glob("face_*.png"))[:2], FaceConfig(), tmp_path)
+    ds = SBIPairs(faces, Preprocess(64), seed=1, augment=False)
+    plain = ds.item(0)[1]
+    ds.freda_items = frozenset({0})
+    mixed = ds.item(0)[1]
+    assert mixed.shape == plain.shape and not np.array_equal(mixed, plain)
+    assert np.array_equal(ds.item(1)[1], SBIPairs(faces, Preprocess(64), seed=1, augment=False).item(1)[1])
+
+
+def test_lsda_strategy_trains_and_records_itself(tmp_path, real_dir):
+    recipe = write_config(tmp_path, real_dir, epochs=1, strategy="lsda")
+    folder = train(TrainConfig.from_yaml(recipe))
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["training"]["strategy"] == {
+        "name": "lsda",
+        "weight": 0.5,
+        "noise": 0.5,
+        "centroid_momentum": 0.9,
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "name"),
+    [
+        ({"train.strategy": "fidelity"}, "fidelity"),
+        (
+            {
+                "train.strategy": "hierarchical",
+                "model.architecture": "hfc-mffd",
+                "model.kwargs": {"input_size": 64, "dim": 32},
+            },
+            "hierarchical",
+        ),
+    ],
+)
+def test_fidelity_and_hierarchical_strategies_train(tmp_path, real_dir, fake_dir, overrides, name):
+    recipe = write_config(tmp_path, real_dir, epochs=1)
+    folder = train(
+        TrainConfig.from_yaml(
+            recipe, {"data.fake_dirs": [str(fake_dir)], "data.fake_test_fraction": 0.2, **overrides}
+        )
+    )
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["training"]["strategy"]["name"] == name
+    assert len(load_detector(folder, backend="torch").predict_proba([np.zeros((96, 96, 3), np.uint8)])) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -118,6 +119,22 @@ def train(
 
 @app.command()
 @one_line_errors
+def ensemble(config: Annotated[Path, typer.Argument(help="Ensemble recipe (YAML): members, mode, data.")]):
+    """Stack trained detectors into one calibrated checkpoint, fitted on the recipe's validation data."""
+    from fakelens.train.ensemble import EnsembleConfig, build_ensemble
+
+    folder = build_ensemble(EnsembleConfig.from_yaml(config))
+    report = json.loads((folder.parent / "ensemble.json").read_text())
+    for m, w in zip(report["members"], report["weights"], strict=True):
+        out_console.print(f"{m['name']}: weight {w:+.3f}, validation AUC {m['val_auc']:.4f}")
+    out_console.print(
+        f"ensemble ({report['mode']}): validation AUC {report['val_auc']:.4f}, ECE {report['val_ece']:.4f}"
+    )
+    out_console.print(f"checkpoint: {folder}")
+
+
+@app.command()
+@one_line_errors
 def evaluate(
     manifest: Annotated[Path, typer.Argument(help="CSV/TSV/JSONL with path,label[,video_id,method].")],
     out: Annotated[
@@ -130,6 +147,12 @@ def evaluate(
         typer.Option(help="Degrade frames first: jpeg:3 (one run); jpeg or all: a robustness run."),
     ] = None,
     backend: Annotated[str, typer.Option(help="torch, onnx or auto (onnx when installed).")] = "auto",
+    tta: Annotated[
+        str | None, typer.Option(help="Test-time adaptation on unlabelled test batches: acmf (opt-in).")
+    ] = None,
+    tta_source: Annotated[
+        Path | None, typer.Option(help="Folder of real training-domain photos that --tta adapts against.")
+    ] = None,
 ):
     """Frame- and video-level AUC, AP, EER and accuracy of a model on a labelled manifest."""
     from fakelens.evaluate.run import evaluate_manifest
@@ -137,7 +160,16 @@ def evaluate(
     from fakelens.models.detector import load_detector
 
     specs = parse_perturbations(perturb) if perturb is not None else []
-    model = load_detector(model, backend=backend)
+    if tta is not None:
+        if tta != "acmf" or tta_source is None:
+            raise ValueError("--tta supports 'acmf' and needs --tta-source DIR (real training-domain photos)")
+        from fakelens.evaluate.tta import TTA_NOTE, AttentionConsistencyTTA, source_pairs
+
+        base = load_detector(model, backend="torch")
+        model = AttentionConsistencyTTA.wrap(base, source_pairs(tta_source, base.face))
+        err_console.print(f"[yellow]{TTA_NOTE}[/]: not comparable with evaluations without it")
+    else:
+        model = load_detector(model, backend=backend)
     if len(specs) > 1 or (specs and ":" not in perturb):
         from fakelens.evaluate.robustness import evaluate_robustness, summary_tables
 

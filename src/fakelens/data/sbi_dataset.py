@@ -1,7 +1,9 @@
-"""Pairs of (real, self-blended fake) made on the fly from cached real faces.
+"""Training items made on the fly from cached real faces: (real, its self-blended fake) pairs, and
+optionally a ready-made fake (e.g. a GAN face) drawn for each real.
 
 Each item is one real face and its own SBI fake, as in SBI's ``collate_fn``: the pair shares
-identity, pose and post-augmentation, so the only difference the model can learn is the blend.
+identity, pose and post-augmentation, so the only difference the model can learn is the blend. A
+ready-made fake gets the same augmentation draw as its real, so augmentation is never a cue.
 Randomness is seeded by (seed, epoch, index): any epoch of any run can be reproduced exactly.
 """
 
@@ -25,8 +27,18 @@ class SBIPairs(Dataset):
         seed: int = 0,
         augment: bool = True,
         sbi: SBIConfig | None = None,
+        make_sbi: bool = True,
+        fakes: FaceSet | None = None,
+        augment_kind: str = "camera",
     ):
+        if not make_sbi and (fakes is None or len(fakes) == 0):
+            raise ValueError("without SBI fakes, ready-made fakes are needed")
         self.faces = faces
+        self.make_sbi = make_sbi
+        self.augment_kind = augment_kind
+        self.freda_items: frozenset[int] = frozenset()  # set per epoch by the quality strategy
+        self.freda_cutoff = 0.1
+        self.fakes = fakes if fakes is not None and len(fakes) else None
         self.preprocess = preprocess
         self.seed = seed
         self.augment = augment
@@ -39,22 +51,44 @@ class SBIPairs(Dataset):
     def __len__(self) -> int:
         return len(self.faces)
 
+    @property
+    def fakes_per_item(self) -> int:
+        return int(self.make_sbi) + int(self.fakes is not None)
+
     def pair(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(real, fake, mask) crops for one index, before resizing."""
         rng = np.random.default_rng([self.seed, self.epoch, index])
         blend = self_blend(self.faces.crops[index], self.faces.landmarks[index], rng, self.sbi)
         real, fake = blend.target, blend.fake
         if self.augment:
-            real, fake = paired_augment([real, fake], rng)
+            real, fake = paired_augment([real, fake], rng, self.augment_kind)
         return real, fake, blend.mask
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        real, fake, _ = self.pair(index)
-        x = self.preprocess.to_tensor([real, fake])
-        return x, torch.tensor([0.0, 1.0])
+    def item(self, index: int) -> list[np.ndarray]:
+        """[real, SBI fake?, ready-made fake?] crops for one index, augmented alike, before resizing.
+        Without ready-made fakes this draws exactly what ``pair`` draws."""
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        if self.make_sbi:
+            blend = self_blend(self.faces.crops[index], self.faces.landmarks[index], rng, self.sbi)
+            images = [blend.target, blend.fake]
+            if index in self.freda_items:  # an easy fake, made more realistic (quality curriculum)
+                from fakelens.forge.freda import freda_mix
+
+                images[1] = freda_mix(blend.fake, blend.target, blend.mask, self.freda_cutoff).fake
+        else:
+            images = [self.faces.crops[index]]
+        if self.fakes is not None:
+            images.append(self.fakes.crops[rng.integers(len(self.fakes))])
+        return paired_augment(images, rng, self.augment_kind) if self.augment else images
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(images, labels, the item index of each image: strategies track fakes by it)."""
+        images = self.item(index)
+        x = self.preprocess.to_tensor(images)
+        return x, torch.tensor([0.0] + [1.0] * (len(images) - 1)), torch.full((len(images),), index)
 
 
 def collate_pairs(batch):
-    """Stack pairs into one batch of 2B images (B reals then B fakes interleaved)."""
-    xs, ys = zip(*batch, strict=True)
-    return torch.cat(xs).contiguous(memory_format=torch.channels_last), torch.cat(ys)
+    """Stack items into one batch: images (each item's real first), labels, item index per image."""
+    xs, ys, idx = zip(*batch, strict=True)
+    return torch.cat(xs).contiguous(memory_format=torch.channels_last), torch.cat(ys), torch.cat(idx)

@@ -61,6 +61,7 @@ def evaluate_manifest(
                 "model_config": detector.config,
                 "perturbation": perturbation.to_dict() if perturbation else None,
                 "face_framing": framing,
+                "test_time_adaptation": getattr(detector, "tta_report", None),  # opt-in; uses test batches
             },
             indent=2,
         )

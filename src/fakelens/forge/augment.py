@@ -55,7 +55,13 @@ def _apply(img: np.ndarray, a: dict) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
-def paired_augment(images: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
-    """Apply one draw of augmentation parameters to every image in ``images``."""
+def paired_augment(
+    images: list[np.ndarray], rng: np.random.Generator, kind: str = "camera"
+) -> list[np.ndarray]:
+    """Apply one draw of augmentation parameters to every image in ``images``. ``kind="flip"``
+    only mirrors (NPR's recipe: camera-like resampling and JPEG wipe out the pixel relations it reads)."""
+    if kind == "flip":
+        flip = rng.random() < 0.5
+        return [np.ascontiguousarray(img[:, ::-1]) if flip else img for img in images]
     params = _draw(rng)
     return [_apply(img, params) for img in images]

@@ -116,7 +116,17 @@ def build_model(cfg: dict, folder: Path) -> torch.nn.Module:
         raise FakelensError(f"config.json lacks the key {err}", folder, verb="cannot load model") from None
     except (TypeError, ValueError) as err:
         raise FakelensError(f"config.json: {err}", folder, verb="cannot load model") from None
-    return load_weights(folder, net).eval()
+    net = load_weights(folder, net).eval()
+    cal = cfg.get("calibration")
+    if cal:  # temperature scaling (or stacking's affine map) fitted on validation data
+        from fakelens.models.calibrated import Calibrated
+
+        try:
+            net = Calibrated(net, float(cal["scale"]), float(cal.get("bias", 0.0))).eval()
+        except (KeyError, TypeError, ValueError):
+            reason = "config.json: calibration needs a numeric 'scale'"
+            raise FakelensError(reason, folder, verb="cannot load model") from None
+    return net
 
 
 def load_detector(model: str | Path | None = None, backend: str = "auto") -> Detector:

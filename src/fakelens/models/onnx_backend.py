@@ -29,7 +29,9 @@ ONNX_FILE = "model.onnx"
 INPUT, OUTPUTS = "input", ("logit", "prob")
 FORMAT = "fakelens-onnx-1"  # bump when the graph's inputs or outputs change
 DEFAULT_OPSET = 17
-EXPORT_ATOL = 1e-4  # an export whose logits differ from PyTorch's by more is refused
+# an export whose logits differ from PyTorch's by more than this, relative to the logits' size (at
+# least 1), is refused; on random-noise probes NPR's logits reach the hundreds and differ by ~3e-4
+EXPORT_ATOL = 1e-4
 BACKENDS = ("torch", "onnx", "auto")
 # Faces per ONNX Runtime call: on 2 cores batch 4 gave 234 faces/s, 1: 204, 8: 216, 32: 188 (small
 # batches stay in cache); benchmarks/bench_onnx.py --batches 1 2 4 8 16 32. A scan hardly cares.
@@ -56,7 +58,7 @@ def cache_root() -> Path:
 def source_digest(folder: Path, cfg: dict) -> str:
     """Hash of what decides the graph: the weights file, architecture, model kwargs and input size."""
     h = hashlib.sha256(FORMAT.encode())
-    arch = {k: cfg.get(k) for k in ("architecture", "model_kwargs")}
+    arch = {k: cfg.get(k) for k in ("architecture", "model_kwargs", "calibration")}
     arch["input_size"] = cfg.get("preprocess", {}).get("input_size")
     h.update(json.dumps(arch, sort_keys=True).encode())
     with open(Path(folder) / WEIGHTS, "rb") as f:
@@ -168,9 +170,11 @@ def _export_graph(folder: Path, cfg: dict, dest: Path, opset: int) -> Path:
             with torch.inference_mode():
                 want = net(x).float().numpy()
             diff = float(np.abs(run_session(sess, x.numpy())[0] - want).max())
-            if not diff <= EXPORT_ATOL:
+            scale = max(1.0, float(np.abs(want).max()))
+            if not diff <= EXPORT_ATOL * scale:
                 raise RuntimeError(
-                    f"ONNX export of '{folder}' differs from PyTorch by {diff:.2e} (> {EXPORT_ATOL})"
+                    f"ONNX export of '{folder}' differs from PyTorch by {diff:.2e} "
+                    f"(> {EXPORT_ATOL} x logit size {scale:.3g})"
                 )
         os.replace(tmp, dest)
     finally:

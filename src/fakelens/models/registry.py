@@ -17,6 +17,13 @@ _ENTRIES: dict[str, str] = {
     "effnet-b0": "fakelens.models.efficientnet:effnet_b0",
     "effnet-b4": "fakelens.models.efficientnet:effnet_b4",
     "tiny-cnn": "fakelens.models.efficientnet:tiny_cnn",
+    "xception": "fakelens.models.efficientnet:xception",
+    "npr": "fakelens.models.npr:npr",
+    "acmf-effnet-lite0": "fakelens.models.acmf:acmf_effnet_lite0",
+    "lsda-effnet-lite0": "fakelens.models.lsda:lsda_effnet_lite0",
+    "ssaaformer": "fakelens.models.deepfidelity:ssaaformer",
+    "hfc-mffd": "fakelens.models.hfc_mffd:hfc_mffd",
+    "ensemble": "fakelens.models.ensemble:ensemble",
 }
 
 

@@ -13,39 +13,26 @@ from pathlib import Path
 import numpy as np
 import torch
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader
 
 from fakelens import __version__
-from fakelens.data.facecache import build_faceset
-from fakelens.data.sbi_dataset import SBIPairs, collate_pairs
-from fakelens.data.splits import split_files
-from fakelens.errors import ConfigError
+from fakelens.data.sbi_dataset import collate_pairs
 from fakelens.evaluate.metrics import binary_metrics
 from fakelens.faces.pipeline import FaceConfig
-from fakelens.media.kinds import IMAGE_EXTENSIONS
+from fakelens.models.calibrated import Calibrated
 from fakelens.models.checkpoint import load_weights, save_checkpoint
 from fakelens.models.detector import Preprocess
 from fakelens.models.registry import create_model
-from fakelens.train.calibrate import real_quantile_threshold
+from fakelens.train.calibrate import fit_temperature, real_quantile_threshold
 from fakelens.train.config import TrainConfig
+from fakelens.train.data import load_faces, training_items, validation_set
+from fakelens.train.strategies import Plain, make_strategy
 
 THRESHOLD_RULE = "95th percentile of p(fake) over clean validation real faces (5 % false alarms there)"
 
 console = Console(stderr=True)
-
-
-def list_images(dirs: list[Path]) -> list[Path]:
-    files = []
-    for d in dirs:
-        if not Path(d).is_dir():
-            raise ConfigError(f"data.real_dirs: '{d}' is not a folder")
-        files += [p for p in Path(d).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS]
-    if not files:
-        raise ConfigError(f"data.real_dirs: no images found in {', '.join(map(str, dirs))}")
-    return sorted(files)
 
 
 def seed_everything(seed: int) -> None:
@@ -82,7 +69,8 @@ def _load_opt(path: Path, opt: torch.optim.Optimizer) -> None:
 
 
 @torch.inference_mode()
-def _validate(model, x_val: torch.Tensor, y_val: torch.Tensor, batch: int = 64) -> dict:
+def _validate(model, x_val: torch.Tensor, y_val: torch.Tensor, batch: int = 64) -> tuple[dict, np.ndarray]:
+    """Validation figures and the logits they came from (the temperature is fitted on them)."""
     model.eval()
     logits = torch.cat([model(x_val[i : i + batch]) for i in range(0, len(x_val), batch)])
     loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y_val).item()
@@ -90,7 +78,7 @@ def _validate(model, x_val: torch.Tensor, y_val: torch.Tensor, batch: int = 64) 
     labels = y_val.numpy().astype(int)
     m = binary_metrics(labels, scores, threshold=0.5)
     keys = ("auc", "eer", "eer_threshold", "acc")
-    return {"loss": loss, **{k: m[k] for k in keys}}
+    return {"loss": loss, **{k: m[k] for k in keys}}, logits.numpy()
 
 
 def selection_score(val: dict, select: str) -> float:
@@ -101,61 +89,17 @@ def selection_score(val: dict, select: str) -> float:
     return -val["loss"]
 
 
-def manifest_splits(
-    manifest: Path, val_manifest: Path | None, framing: str | None = None
-) -> tuple[dict[str, list[Path]], set[Path]]:
-    """Real training/validation files from manifests (label 0; fakes are made by self-blending),
-    and those of them that are aligned crops in the ``framing`` the model uses (used as they are)."""
-    from fakelens.evaluate.manifest import read_manifest
-
-    rows = read_manifest(manifest)
-    if val_manifest is None:
-        train = [r for r in rows if r.label == 0 and r.split == "train"]
-        val = [r for r in rows if r.label == 0 and r.split == "val"]
-    else:  # a protocol fold: the training manifest trains, the fold's val manifest selects
-        train = [r for r in rows if r.label == 0 and r.split in (None, "train")]
-        val = [r for r in read_manifest(val_manifest) if r.label == 0]
-    aligned = {r.path for r in train + val if framing is not None and r.aligned == framing}
-    return {"train": [r.path for r in train], "val": [r.path for r in val], "test": []}, aligned
-
-
-def _load_faces(cfg: TrainConfig, face: FaceConfig, out: Path):
-    """Split the real files, write the split, and load (cached) aligned faces of train and val."""
-    aligned: set[Path] = set()
-    if cfg.data.manifest is not None:
-        splits, aligned = manifest_splits(cfg.data.manifest, cfg.data.val_manifest, face.fingerprint())
-    else:
-        splits = split_files(
-            list_images(cfg.data.real_dirs),
-            cfg.data.val_fraction,
-            cfg.data.test_fraction,
-            cfg.data.split_salt,
-        )
-    if cfg.data.limit:
-        splits["train"] = splits["train"][: cfg.data.limit]
-        splits["val"] = splits["val"][: max(cfg.data.limit // 4, 2)]
-    (out / "splits.json").write_text(
-        json.dumps({k: [str(p) for p in v] for k, v in splits.items()}, indent=1)
-    )
-    faces = {
-        name: build_faceset(splits[name], face, cfg.data.cache_dir, aligned=aligned)
-        for name in ("train", "val")
-    }
-    for name, fs in faces.items():
-        for path, reason in fs.skipped:
-            console.print(f"[yellow]skipped[/] {name} '{escape(path)}': {escape(reason)}")
-        if len(fs) < 2:
-            raise ConfigError(f"data: only {len(fs)} usable {name} faces (need at least 2)")
-    return faces["train"], faces["val"]
-
-
-def _run_epoch(model, opt, loader, lr_at, first_step: int, progress, task) -> list[float]:
+def _run_epoch(
+    model, opt, loader, lr_at, first_step: int, progress, task, fakes_per_item: int, strategy: Plain
+) -> list[float]:
+    """One pass; with several fakes per real, each fake weighs 1/k so both classes weigh the same."""
     model.train()
     losses = []
-    for i, (x, y) in enumerate(loader):
+    for i, (x, y, index) in enumerate(loader):
         for group in opt.param_groups:
             group["lr"] = lr_at(first_step + i)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
+        weight = torch.where(y > 0, 1.0 / fakes_per_item, 1.0)
+        loss = strategy.loss(model, x, y, weight, index)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -174,18 +118,18 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     torch.set_num_threads(cfg.train.threads)
 
     face = FaceConfig.from_dict(cfg.face)
-    train_faces, val_faces = _load_faces(cfg, face, out)
+    faces = load_faces(cfg.data, face, out)
+    train_faces, val_faces = faces.train, faces.val
 
     pre = Preprocess(cfg.model.input_size, tuple(cfg.model.mean), tuple(cfg.model.std))
-    model_kwargs = {"drop_rate": cfg.model.drop_rate}
+    model_kwargs = {"drop_rate": cfg.model.drop_rate, **cfg.model.kwargs}
     model = create_model(cfg.model.architecture, pretrained=cfg.model.pretrained, **model_kwargs)
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
 
-    train_set = SBIPairs(train_faces, pre, seed=cfg.train.seed, augment=True)
-    # three fixed SBI fakes (and the real) per validation face: a steadier selection signal
-    val_sets = [SBIPairs(val_faces, pre, seed=cfg.train.seed + 10_007 + k, augment=False) for k in range(3)]
-    x_val, y_val = collate_pairs([vs[i] for vs in val_sets for i in range(len(vs))])
+    train_set = training_items(faces, cfg.data, pre, cfg.train.seed)
+    strategy = make_strategy(cfg, out)
+    x_val, y_val = validation_set(faces, cfg.data, pre, cfg.train.seed)
 
     steps_per_epoch = math.ceil(len(train_set) / cfg.train.pairs_per_batch)
     total_steps = steps_per_epoch * cfg.train.epochs
@@ -229,11 +173,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     with progress:
         for epoch in range(state["epoch"], cfg.train.epochs):
             train_set.set_epoch(epoch)
+            strategy.start_epoch(epoch, model, train_set)
             g = torch.Generator().manual_seed(cfg.train.seed * 1000 + epoch)
+            order = strategy.order(epoch, len(train_set))  # None: a plain shuffle
             loader = DataLoader(
                 train_set,
                 batch_size=cfg.train.pairs_per_batch,
-                shuffle=True,
+                shuffle=order is None,
+                sampler=order,
                 generator=g,
                 num_workers=cfg.train.num_workers,
                 collate_fn=collate_pairs,
@@ -241,8 +188,19 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 persistent_workers=False,
             )
             task = progress.add_task(f"epoch {epoch + 1}/{cfg.train.epochs}", total=len(loader), info="")
-            losses = _run_epoch(model, opt, loader, lr_at, epoch * steps_per_epoch, progress, task)
-            val = _validate(model, x_val, y_val)
+            losses = _run_epoch(
+                model,
+                opt,
+                loader,
+                lr_at,
+                epoch * steps_per_epoch,
+                progress,
+                task,
+                train_set.fakes_per_item,
+                strategy,
+            )
+            strategy.end_epoch(epoch)
+            val, val_logits = _validate(model, x_val, y_val)
             state["seconds"] = time.time() - epoch_start_time
             record = {
                 "epoch": epoch + 1,
@@ -261,17 +219,23 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             if score > state["best_score"]:
                 state["best_score"], state["best_epoch"] = score, epoch + 1
                 best_cfg = dict(ckpt_config)
-                best_cfg["threshold"] = round(real_quantile_threshold(model, val_faces.crops, pre), 4)
+                calibration = fit_temperature(val_logits, y_val.numpy())
+                scored = Calibrated(model, calibration["scale"], calibration["bias"])
+                best_cfg["calibration"] = calibration
+                best_cfg["threshold"] = round(real_quantile_threshold(scored, val_faces.crops, pre), 4)
                 best_cfg["threshold_rule"] = THRESHOLD_RULE
-                best_cfg["metrics"] = {"val_sbi_frame_level": val}
+                best_cfg["metrics"] = {"val_frame_level": val}
                 best_cfg["training"] = {
                     "recipe": json.loads(json.dumps(cfg.model_dump(mode="json"))),
                     "train_faces": len(train_faces),
                     "val_faces": len(val_faces),
+                    "train_ready_made_fakes": len(faces.fakes_train or ()),
+                    "val_ready_made_fakes": len(faces.fakes_val or ()),
                     "skipped": len(train_faces.skipped) + len(val_faces.skipped),
                     "best_epoch": epoch + 1,
+                    "strategy": strategy.report(),
                     "seconds": round(state["seconds"], 1),
-                    "selection": f"best validation {cfg.train.select} on SBI fakes of held-out real faces",
+                    "selection": f"best validation {cfg.train.select} on held-out real faces and their fakes",
                 }
                 _replace_dir(save_checkpoint(out / "model.tmp", model, best_cfg), out / "model")
             state["epoch"] = epoch + 1

@@ -1,0 +1,76 @@
+"""Several detectors as one network: ``logit = sum_k w_k * logit_k + b`` (``stack``, ``average``) or
+``logit = max_k w_k * logit_k + b`` (``max``: fake when any member says so, for specialists such as
+a blend detector and a GAN detector, each blind to the other's forgeries).
+
+Members see the same input (they must share the face framing and preprocessing). The weights come
+from ``fakelens ensemble`` (``train/ensemble.py``): *stacking* fits ``w, b`` by logistic regression on
+the members' validation logits, which also calibrates the result; *averaging* uses ``w_k = 1/K`` (the
+mean logit) followed by temperature scaling; *max* Platt-scales the largest member logit
+(``w_k = a``, ``b``). One module means one safetensors file, one ONNX graph and Grad-CAM for free:
+``forward_features`` pools each member's feature map to the coarsest member's grid (exact for
+mean-pooling heads when the sizes divide) and ``forward_head`` splits the channels back.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fakelens.models.registry import create_model
+
+
+class LogitEnsemble(nn.Module):
+    def __init__(
+        self, members: list[dict], weights: list[float] | None = None, bias: float = 0.0, mode: str = "stack"
+    ):
+        super().__init__()
+        if mode not in ("stack", "average", "max"):
+            raise ValueError(f"unknown ensemble mode {mode!r} (stack, average or max)")
+        self.mode = mode
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(
+            create_model(m["architecture"], pretrained=False, **m.get("model_kwargs", {})) for m in members
+        )
+        k = len(members)
+        w = torch.tensor(weights if weights is not None else [1.0 / k] * k, dtype=torch.float32)
+        if w.shape != (k,):
+            raise ValueError(f"{k} members but {len(w)} weights")
+        self.register_buffer("weights", w)
+        self.register_buffer("bias", torch.tensor(float(bias)))
+        self.channels = [m.head.in_features for m in self.members]
+
+    def member_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, K) logits of every member."""
+        return torch.stack([m(x) for m in self.members], dim=1)
+
+    def combine(self, logits: torch.Tensor) -> torch.Tensor:
+        if self.mode == "max":
+            return (logits * self.weights).max(dim=1).values + self.bias
+        return logits @ self.weights + self.bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.combine(self.member_logits(x))
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        feats = [m.forward_features(x) for m in self.members]
+        grid = min(f.shape[-1] for f in feats), min(f.shape[-2] for f in feats)
+        return torch.cat([F.adaptive_avg_pool2d(f, (grid[1], grid[0])) for f in feats], dim=1)
+
+    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        parts = torch.split(features, self.channels, dim=1)
+        logits = torch.stack([m.forward_head(p) for m, p in zip(self.members, parts, strict=True)], dim=1)
+        return logits if pre_logits else self.combine(logits)
+
+
+def ensemble(
+    pretrained: bool = False,
+    members: list[dict] | None = None,
+    weights: list[float] | None = None,
+    bias: float = 0.0,
+    mode: str = "stack",
+    drop_rate: float = 0.0,
+) -> LogitEnsemble:
+    """Registry builder; member weights come from the checkpoint (``pretrained`` is not used)."""
+    return LogitEnsemble(members or [], weights, bias, mode)

@@ -1,0 +1,161 @@
+"""``fakelens ensemble CONFIG``: trained detectors -> one combined, calibrated checkpoint.
+
+The members' logits on the recipe's *validation* data (held-out real faces, their SBI fakes and the
+ready-made fakes' ``val`` share: never a test set) fit the combination. ``stack``: logistic
+regression on the logits (weights, bias; calibrated by construction). ``average``: the mean logit,
+then temperature scaling. ``max``: the largest member logit, Platt-scaled - for specialists that each
+see only some forgeries (validation AUC of the default's two members: stack 0.831, max 0.925). The
+same data chose the members' own checkpoints, so validation figures are slightly optimistic; the
+benchmarks' test sets are what measure the result.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from fakelens import __version__
+from fakelens.errors import ConfigError
+from fakelens.evaluate.metrics import binary_metrics
+from fakelens.models.checkpoint import read_config, save_checkpoint
+from fakelens.models.detector import build_model, parse_config, resolve_checkpoint, shipped_models
+from fakelens.models.ensemble import LogitEnsemble
+from fakelens.train.calibrate import expected_calibration_error, fit_temperature, real_quantile_threshold
+from fakelens.train.config import DataSection
+from fakelens.train.data import load_faces, validation_set
+from fakelens.train.loop import THRESHOLD_RULE
+
+
+class EnsembleConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    out_dir: Path
+    members: list[str]  # checkpoint folders (relative to this file) or shipped model names
+    mode: Literal["stack", "average", "max"] = "stack"
+    data: DataSection  # only its validation share is read
+    seed: int = 0
+    half: bool = False  # store fp16 weights (half the size)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> EnsembleConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError("no such file", path)
+        try:
+            cfg = cls.model_validate(yaml.safe_load(path.read_text()) or {})
+        except yaml.YAMLError as err:
+            raise ConfigError(f"not valid YAML ({str(err).splitlines()[0]})", path) from None
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise ConfigError(f"{where}: {first['msg']}", path) from None
+        base = path.parent
+        rel = lambda p: p if p is None or Path(p).is_absolute() else base / p  # noqa: E731
+        cfg.out_dir = rel(cfg.out_dir)
+        shipped = shipped_models()
+        cfg.members = [m if m in shipped else str(rel(Path(m))) for m in cfg.members]
+        cfg.data.real_dirs = [rel(p) for p in cfg.data.real_dirs]
+        cfg.data.fake_dirs = [rel(p) for p in cfg.data.fake_dirs]
+        cfg.data.manifest, cfg.data.cache_dir = rel(cfg.data.manifest), rel(cfg.data.cache_dir)
+        if len(cfg.members) < 2:
+            raise ConfigError("members: an ensemble needs at least two", path)
+        return cfg
+
+
+def _member(spec: str) -> tuple[dict, torch.nn.Module, Path]:
+    folder = resolve_checkpoint(spec)
+    cfg = read_config(folder)
+    return cfg, build_model({**cfg, "calibration": None}, folder), folder  # raw logits: stacking rescales
+
+
+@torch.inference_mode()
+def _logits(net: torch.nn.Module, x: torch.Tensor, batch: int = 64) -> np.ndarray:
+    net.eval()
+    return torch.cat([net(x[i : i + batch]) for i in range(0, len(x), batch)]).float().numpy()
+
+
+def fit_combination(logits: np.ndarray, labels: np.ndarray, mode: str) -> tuple[np.ndarray, float]:
+    """(weights, bias) over member logits (N, K)."""
+    if mode == "stack":
+        from sklearn.linear_model import LogisticRegression
+
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(logits, labels)
+        return lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
+    k = logits.shape[1]
+    if mode == "max":  # Platt scaling of the largest member logit
+        from sklearn.linear_model import LogisticRegression
+
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(logits.max(axis=1, keepdims=True), labels)
+        return np.full(k, float(lr.coef_[0, 0])), float(lr.intercept_[0])
+    cal = fit_temperature(logits.mean(axis=1), labels)
+    return np.full(k, cal["scale"] / k), 0.0
+
+
+def build_ensemble(cfg: EnsembleConfig) -> Path:
+    t0 = time.time()
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    members = [_member(m) for m in cfg.members]
+    first_cfg, _, first_folder = members[0]
+    pre, face, _ = parse_config(first_cfg, first_folder)
+    for mcfg, _, folder in members[1:]:
+        m_pre, m_face, _ = parse_config(mcfg, folder)
+        if m_pre != pre or m_face.fingerprint() != face.fingerprint():
+            raise ConfigError(
+                f"member '{folder}' frames or preprocesses faces differently from '{first_folder}'; "
+                "ensemble members must share face framing and input"
+            )
+    faces = load_faces(cfg.data, face, out)
+    x, y = validation_set(faces, cfg.data, pre, cfg.seed)
+    labels = y.numpy().astype(int)
+    logits = np.stack([_logits(net, x) for _, net, _ in members], axis=1)
+    weights, bias = fit_combination(logits, labels, cfg.mode)
+    specs = [
+        {"architecture": c["architecture"], "model_kwargs": c.get("model_kwargs", {})} for c, _, _ in members
+    ]
+    net = LogitEnsemble(specs, weights.tolist(), bias, cfg.mode)
+    for slot, (_, member, _) in zip(net.members, members, strict=True):
+        slot.load_state_dict(member.state_dict())
+    net.eval()
+    combined = net.combine(torch.from_numpy(logits).float()).numpy()
+    sig = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+    report = {
+        "members": [
+            {
+                "name": c.get("name", str(f)),
+                "folder": str(f),
+                "val_auc": binary_metrics(labels, sig(logits[:, k]))["auc"],
+            }
+            for k, (c, _, f) in enumerate(members)
+        ],
+        "mode": cfg.mode,
+        "weights": [round(float(w), 6) for w in weights],
+        "bias": round(bias, 6),
+        "val_auc": binary_metrics(labels, sig(combined))["auc"],
+        "val_ece": round(expected_calibration_error(labels, sig(combined)), 4),
+        "val_samples": {"real": int((labels == 0).sum()), "fake": int((labels == 1).sum())},
+    }
+    config = {
+        "name": cfg.name,
+        "architecture": "ensemble",
+        "model_kwargs": {"members": specs, "mode": cfg.mode},
+        "preprocess": {"input_size": pre.input_size, "mean": list(pre.mean), "std": list(pre.std)},
+        "face": face.to_dict(),
+        "threshold": round(real_quantile_threshold(net, faces.val.crops, pre), 4),
+        "threshold_rule": THRESHOLD_RULE,
+        "ensemble": report,
+        "members": [{"name": c.get("name"), "training": c.get("training")} for c, _, _ in members],
+        "fakelens_version": __version__,
+        "seconds": round(time.time() - t0, 1),
+    }
+    folder = save_checkpoint(out / "model", net, config, half=cfg.half)
+    (out / "ensemble.json").write_text(json.dumps(report, indent=2) + "\n")
+    return folder

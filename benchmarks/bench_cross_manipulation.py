@@ -38,7 +38,7 @@ from bench_accuracy import SHARED, dfdc_rows, heldout_ffhq, heldout_stylegan2
 from rich.console import Console
 from rich.table import Table
 
-from fakelens.data.splits import split_of
+from fakelens.data.splits import split_files, split_of
 from fakelens.data.synth import synthesize
 from fakelens.evaluate.protocol_run import run_protocol
 from fakelens.evaluate.protocols import ProtocolConfig, Selection
@@ -144,7 +144,17 @@ def seen_sets(cfg: dict) -> set[str]:
 
 def benchmark(model: str | None, manifest: Path, out: Path, args) -> dict:
     t0 = time.time()
-    detector = load_detector(model)
+    detector = load_detector(model, backend="torch" if args.tta else "auto")
+    if args.tta:  # opt-in ACMF test-time adaptation: adapts to each unlabelled test batch
+        from fakelens.evaluate.tta import AttentionConsistencyTTA, source_pairs
+
+        files = split_files(sorted((SHARED / "ffhq-real").glob("*.png")))["train"]  # the training share only
+        src = out / "tta-source"
+        src.mkdir(parents=True, exist_ok=True)
+        for f in files[:64]:
+            if not (src / f.name).exists():
+                (src / f.name).symlink_to(f.resolve())
+        detector = AttentionConsistencyTTA.wrap(detector, source_pairs(src, detector.face))
     cfg = protocol(manifest).model_copy(update={"num_frames": args.frames})
     summary = run_protocol(cfg, out / "protocol", model=detector)
     rows = summary["rows"]
@@ -200,6 +210,9 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument(
         "--robustness", default="", help="comma-separated perturbations to run on the faceswap set"
+    )
+    ap.add_argument(
+        "--tta", action="store_true", help="ACMF test-time adaptation (opt-in; uses unlabelled test batches)"
     )
     args = ap.parse_args()
     out = args.out.absolute()

@@ -15,7 +15,7 @@ import yaml
 from fakelens.data.facecache import build_faceset
 from fakelens.faces import FaceConfig
 from fakelens.models.checkpoint import load_weights, read_config, save_checkpoint
-from fakelens.models.detector import Preprocess
+from fakelens.models.detector import Preprocess, build_model
 from fakelens.models.registry import create_model
 from fakelens.train.calibrate import real_quantile_threshold
 from fakelens.train.loop import THRESHOLD_RULE
@@ -49,8 +49,8 @@ def main() -> None:
     cfg["name"] = args.dst.name
     if args.threshold is not None:
         cfg["threshold"] = args.threshold
-    elif args.calibrate is not None:
-        cfg["threshold"], cfg["threshold_rule"] = calibrate(args.calibrate, model, cfg)
+    elif args.calibrate is not None:  # on the scores the detector will give: with its calibration
+        cfg["threshold"], cfg["threshold_rule"] = calibrate(args.calibrate, build_model(cfg, args.src), cfg)
     save_checkpoint(args.dst, model, cfg, half=args.half)
     size = (args.dst / "weights.safetensors").stat().st_size / 2**20
     print(

@@ -333,3 +333,18 @@ def test_fidelity_and_hierarchical_strategies_train(tmp_path, real_dir, fake_dir
     meta = json.loads((folder / "config.json").read_text())
     assert meta["training"]["strategy"]["name"] == name
     assert len(load_detector(folder, backend="torch").predict_proba([np.zeros((96, 96, 3), np.uint8)])) == 1
+
+
+def test_ready_made_fakes_are_paired_with_untouched_reals(real_dir, fake_dir, tmp_path):
+    """SBI may colour-jitter the real it blends into; a GAN fake must meet the untouched real, or
+    'jittered colours' would mean 'real' for every ready-made fake."""
+    faces = build_faceset(sorted(real_dir.glob("face_*.png"))[:3], FaceConfig(), tmp_path)
+    fakes = build_faceset(sorted(fake_dir.glob("*.png"))[:3], FaceConfig(), tmp_path)
+    ds = SBIPairs(faces, Preprocess(64), seed=1, augment=False, fakes=fakes)
+    assert ds.kinds == [0, 1, 0, 2]
+    images = ds.item(0)
+    assert np.array_equal(images[2], faces.crops[0]) and any(
+        np.array_equal(images[3], f) for f in fakes.crops
+    )
+    x, y, idx = ds[0]
+    assert x.shape[0] == 4 and y.tolist() == [0.0, 1.0, 0.0, 1.0] and idx.tolist() == [0, 0, 0, 0]

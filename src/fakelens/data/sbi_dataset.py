@@ -1,5 +1,5 @@
 """Training items made on the fly from cached real faces: (real, its self-blended fake) pairs, and
-optionally a ready-made fake (e.g. a GAN face) drawn for each real.
+optionally (real, a ready-made fake such as a GAN face drawn for it) pairs.
 
 Each item is one real face and its own SBI fake, as in SBI's ``collate_fn``: the pair shares
 identity, pose and post-augmentation, so the only difference the model can learn is the blend. A
@@ -52,8 +52,9 @@ class SBIPairs(Dataset):
         return len(self.faces)
 
     @property
-    def fakes_per_item(self) -> int:
-        return int(self.make_sbi) + int(self.fakes is not None)
+    def kinds(self) -> list[int]:
+        """What each image of an item is: 0 real, 1 self-blended fake, 2 ready-made fake."""
+        return ([0, 1] if self.make_sbi else []) + ([0, 2] if self.fakes is not None else [])
 
     def pair(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(real, fake, mask) crops for one index, before resizing."""
@@ -65,9 +66,12 @@ class SBIPairs(Dataset):
         return real, fake, blend.mask
 
     def item(self, index: int) -> list[np.ndarray]:
-        """[real, SBI fake?, ready-made fake?] crops for one index, augmented alike, before resizing.
-        Without ready-made fakes this draws exactly what ``pair`` draws."""
+        """Pairs of crops for one index, augmented alike, before resizing (``kinds`` says which is
+        which): the SBI fake after the real *as the blend saw it* (it may carry SBI's colour jitter),
+        and a ready-made fake after the *untouched* real, so that jitter never tells a ready-made fake
+        from a real. Without ready-made fakes this draws exactly what ``pair`` draws."""
         rng = np.random.default_rng([self.seed, self.epoch, index])
+        images = []
         if self.make_sbi:
             blend = self_blend(self.faces.crops[index], self.faces.landmarks[index], rng, self.sbi)
             images = [blend.target, blend.fake]
@@ -75,17 +79,16 @@ class SBIPairs(Dataset):
                 from fakelens.forge.freda import freda_mix
 
                 images[1] = freda_mix(blend.fake, blend.target, blend.mask, self.freda_cutoff).fake
-        else:
-            images = [self.faces.crops[index]]
         if self.fakes is not None:
-            images.append(self.fakes.crops[rng.integers(len(self.fakes))])
+            images += [self.faces.crops[index], self.fakes.crops[rng.integers(len(self.fakes))]]
         return paired_augment(images, rng, self.augment_kind) if self.augment else images
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(images, labels, the item index of each image: strategies track fakes by it)."""
         images = self.item(index)
         x = self.preprocess.to_tensor(images)
-        return x, torch.tensor([0.0] + [1.0] * (len(images) - 1)), torch.full((len(images),), index)
+        labels = torch.tensor([float(k > 0) for k in self.kinds])
+        return x, labels, torch.full((len(images),), index)
 
 
 def collate_pairs(batch):

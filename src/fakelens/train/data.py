@@ -117,8 +117,9 @@ def training_items(faces: TrainingFaces, data: DataSection, pre: Preprocess, see
 def validation_set(
     faces: TrainingFaces, data: DataSection, pre: Preprocess, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every validation real with its SBI fakes (``VAL_SEEDS`` seeds) and/or a ready-made
-    validation fake per real; without SBI each ready-made fake appears once against every real."""
+    """Every validation real with its SBI fakes (``VAL_SEEDS`` seeds), and with ready-made fakes a
+    (clean real, ready-made fake) pair per item too; without SBI each real and each ready-made fake
+    appears once."""
     if data.sbi:
         sets = [
             SBIPairs(faces.val, pre, seed=seed + 10_007 + k, augment=False, fakes=faces.fakes_val)

@@ -89,16 +89,14 @@ def selection_score(val: dict, select: str) -> float:
     return -val["loss"]
 
 
-def _run_epoch(
-    model, opt, loader, lr_at, first_step: int, progress, task, fakes_per_item: int, strategy: Plain
-) -> list[float]:
-    """One pass; with several fakes per real, each fake weighs 1/k so both classes weigh the same."""
+def _run_epoch(model, opt, loader, lr_at, first_step: int, progress, task, strategy: Plain) -> list[float]:
+    """One pass over the items (each holds as many reals as fakes, so every image weighs 1)."""
     model.train()
     losses = []
     for i, (x, y, index) in enumerate(loader):
         for group in opt.param_groups:
             group["lr"] = lr_at(first_step + i)
-        weight = torch.where(y > 0, 1.0 / fakes_per_item, 1.0)
+        weight = torch.ones_like(y)
         loss = strategy.loss(model, x, y, weight, index)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -196,7 +194,6 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 epoch * steps_per_epoch,
                 progress,
                 task,
-                train_set.fakes_per_item,
                 strategy,
             )
             strategy.end_epoch(epoch)

@@ -154,8 +154,7 @@ class Hierarchical(Plain):
     level-2 forgery type (0 = self-blend, 1 = ready-made), read from each image's place in its item."""
 
     def start_epoch(self, epoch: int, model: torch.nn.Module, dataset) -> None:
-        self.item_size = dataset.fakes_per_item + 1
-        self.make_sbi = dataset.make_sbi
+        self.kinds = torch.tensor(dataset.kinds)  # 0 real, 1 self-blend, 2 ready-made
 
     def loss(self, model, x, y, weight, index=None):
         out = model.branch_outputs(model.forward_features(x))
@@ -164,8 +163,7 @@ class Hierarchical(Plain):
         fused = F.binary_cross_entropy_with_logits(
             out["image"] @ torch.softmax(model.level1, dim=0), y, weight=weight
         )
-        place = torch.arange(len(y)) % self.item_size
-        kind = place - 1 if self.make_sbi else torch.ones_like(place)
+        kind = self.kinds.repeat(len(y) // len(self.kinds)) - 1
         fake = y > 0
         level2 = (out["type"] * torch.softmax(model.level2, dim=0)[None, :, None]).sum(dim=1)
         types = F.cross_entropy(level2[fake], kind[fake]) if fake.any() else 0.0

@@ -29,24 +29,32 @@ test: lint
 test-all: install
 	$(BIN)/pytest -q -m ""
 
-SHIPPED := src/fakelens/weights/sbi-effnet-lite0-ffhq
+DEFAULT := sbi-npr-ensemble-ffhq
+SHIPPED := src/fakelens/weights/$(DEFAULT)
+LITE0 := src/fakelens/weights/sbi-effnet-lite0-ffhq
 
-## Retrain the embedded default from scratch by its recipe (needs ../shared/data), ship it, benchmark it,
-## and regenerate its model card from the measured figures
+## Retrain the embedded default from scratch by its recipes (needs ../shared/data): the SBI Lite0 (also
+## shipped on its own), NPR, and their ensemble; then ship, benchmark, and regenerate the model card
 train-default: install
 	$(BIN)/fakelens train configs/sbi-default.yaml
+	$(BIN)/python scripts/ship_model.py runs/sbi-default/model $(LITE0) --calibrate runs/sbi-default
+	$(BIN)/fakelens train configs/models/npr-sg2.yaml
+	$(BIN)/fakelens ensemble configs/default-ensemble.yaml
 	$(MAKE) ship-default bench card
 
 ship-default: install
-	$(BIN)/python scripts/ship_model.py runs/sbi-default/model $(SHIPPED) --calibrate runs/sbi-default
+	$(BIN)/python scripts/ship_model.py runs/default-ensemble/model $(SHIPPED) --calibrate runs/default-ensemble
 
 card: install
-	$(BIN)/python scripts/model_card.py $(SHIPPED) runs/sbi-default
+	$(BIN)/python scripts/model_card.py $(SHIPPED) --cross runs/bench-cross/summary.json
 
-## Accuracy figures of the default model (needs ../shared/data) and scan speed against a baseline
+## Accuracy figures of the default model (needs ../shared/data), scan speed against a baseline and
+## against the SBI model alone
 bench: install
 	$(BIN)/python benchmarks/bench_accuracy.py
 	$(BIN)/python benchmarks/bench_speed.py
+	$(BIN)/python benchmarks/bench_cross_manipulation.py
+	$(BIN)/python benchmarks/bench_zoo_speed.py --model sbi-effnet-lite0-ffhq,$(DEFAULT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache demo-results.jsonl demo-report.html

@@ -19,7 +19,7 @@ scores those crops as they are (no second detection and warp). Two summaries per
 *cross-manipulation AUC* of issue 3 (mean frame AUC over faceswap, freda, stylegan2, dfdc) and the
 *unseen AUC* (the same mean without the sets the model's recipe trained on). Everything goes through
 ``fakelens.evaluate.protocol_run``. ``--model a,b,c`` benchmarks several models on one manifest and
-writes the side-by-side table ``zoo.md``.
+writes the side-by-side table ``zoo.md`` (with every model benchmarked into the same ``--out`` before).
 
 Usage: python benchmarks/bench_cross_manipulation.py [--model A,B] [--out runs/bench-cross]
        [--limit N] [--robustness jpeg,blur]
@@ -42,7 +42,7 @@ from fakelens.data.splits import split_files, split_of
 from fakelens.data.synth import synthesize
 from fakelens.evaluate.protocol_run import run_protocol
 from fakelens.evaluate.protocols import ProtocolConfig, Selection
-from fakelens.models.detector import load_detector
+from fakelens.models.detector import load_detector, resolve_checkpoint
 
 UNSEEN = ("faceswap", "freda", "stylegan2", "dfdc")
 
@@ -168,7 +168,7 @@ def benchmark(model: str | None, manifest: Path, out: Path, args) -> dict:
         "unseen_sets": [n for n in UNSEEN if n not in seen],
         "unseen_auc": mean([n for n in UNSEEN if n not in seen]),
         "seen_sets": sorted(seen),
-        "training_seconds": training_seconds(detector.config),
+        "training_seconds": training_seconds(detector.config, resolve_checkpoint(model) if model else None),
         "seconds": round(time.time() - t0, 1),
     }
     if args.robustness:
@@ -186,8 +186,12 @@ def benchmark(model: str | None, manifest: Path, out: Path, args) -> dict:
     return result
 
 
-def training_seconds(cfg: dict) -> float | None:
-    """Training time from the checkpoint (an ensemble: its members' sum plus the stacking)."""
+def training_seconds(cfg: dict, folder: Path | None = None) -> float | None:
+    """Whole training run's time: the run's metrics.jsonl beside the checkpoint when there is one,
+    else the time to the best epoch from the checkpoint (an ensemble: its members' sum plus fitting)."""
+    log = folder.parent / "metrics.jsonl" if folder is not None else None
+    if log is not None and log.is_file() and log.read_text().strip():
+        return json.loads(log.read_text().strip().splitlines()[-1])["seconds"]
     own = (cfg.get("training") or {}).get("seconds")
     members = [(m.get("training") or {}).get("seconds") for m in cfg.get("members", [])]
     if members and all(s is not None for s in members):
@@ -220,8 +224,13 @@ def main() -> None:
     models = args.model.split(",") if args.model else [None]
     console = Console()
     results = []
-    for k, model in enumerate(models):
-        sub = out if len(models) == 1 else out / f"model-{k}-{Path(model).name}"
+    for model in models:
+        slug = (
+            "-".join(x for x in Path(model).parts if x not in ("runs", "model", ".", ".."))
+            if model
+            else "default"
+        )
+        sub = out / "models" / (slug + ("-tta" if args.tta else "")) if args.model else out
         result = benchmark(model, manifest, sub, args)
         tables = result.pop("_tables", [])
         (sub / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -231,8 +240,9 @@ def main() -> None:
         if tables:
             console.print(f"robustness on the faceswap set: {result['robustness_seconds']} s")
         results.append(result)
-    if len(results) > 1:
-        md = zoo_markdown(results)
+    if args.model:  # every model benchmarked into this folder so far, in the order they ran
+        done = sorted((out / "models").glob("*/summary.json"), key=lambda f: f.stat().st_mtime)
+        md = zoo_markdown([json.loads(f.read_text()) for f in done])
         (out / "zoo.md").write_text(md)
         console.print(md)
         console.print(f"written: {out / 'zoo.md'}")

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint train-default ship-default card bench clean
+.PHONY: install demo test test-all lint train-default ship-default card bench zoo clean
 
 install: $(STAMP)
 
@@ -29,32 +29,35 @@ test: lint
 test-all: install
 	$(BIN)/pytest -q -m ""
 
-DEFAULT := sbi-npr-ensemble-ffhq
-SHIPPED := src/fakelens/weights/$(DEFAULT)
-LITE0 := src/fakelens/weights/sbi-effnet-lite0-ffhq
+SHIPPED := src/fakelens/weights/sbi-effnet-lite0-ffhq
 
-## Retrain the embedded default from scratch by its recipes (needs ../shared/data): the SBI Lite0 (also
-## shipped on its own), NPR, and their ensemble; then ship, benchmark, and regenerate the model card
+## Retrain the embedded default from scratch by its recipe (needs ../shared/data), ship it, benchmark it,
+## and regenerate its model card from the measured figures
 train-default: install
 	$(BIN)/fakelens train configs/sbi-default.yaml
-	$(BIN)/python scripts/ship_model.py runs/sbi-default/model $(LITE0) --calibrate runs/sbi-default
-	$(BIN)/fakelens train configs/models/npr-sg2.yaml
-	$(BIN)/fakelens ensemble configs/default-ensemble.yaml
 	$(MAKE) ship-default bench card
 
 ship-default: install
-	$(BIN)/python scripts/ship_model.py runs/default-ensemble/model $(SHIPPED) --calibrate runs/default-ensemble
+	$(BIN)/python scripts/ship_model.py runs/sbi-default/model $(SHIPPED) --calibrate runs/sbi-default
 
 card: install
 	$(BIN)/python scripts/model_card.py $(SHIPPED) --cross runs/bench-cross/summary.json
 
-## Accuracy figures of the default model (needs ../shared/data), scan speed against a baseline and
-## against the SBI model alone
+## Accuracy figures of the default model (needs ../shared/data), scan speed against a baseline, and the
+## cross-manipulation benchmark
 bench: install
 	$(BIN)/python benchmarks/bench_accuracy.py
 	$(BIN)/python benchmarks/bench_speed.py
 	$(BIN)/python benchmarks/bench_cross_manipulation.py
-	$(BIN)/python benchmarks/bench_zoo_speed.py --model sbi-effnet-lite0-ffhq,$(DEFAULT)
+
+## Train the detector zoo's recipes (configs/models/, needs ../shared/data; ~2 h on 2 CPU cores) and
+## benchmark them side by side into runs/bench-zoo/zoo.md
+ZOO := xception-sbi effnet-b4-sbi npr-sg2 npr-sg2-camera acmf-lite0 quality-lite0 lsda-lite0 deepfidelity-ssaaformer hfc-mffd
+zoo: install
+	for r in $(ZOO); do $(BIN)/fakelens train configs/models/$$r.yaml || exit 1; done
+	$(BIN)/fakelens ensemble configs/ensemble-sbi-npr.yaml
+	$(BIN)/python benchmarks/bench_cross_manipulation.py --out runs/bench-zoo --model \
+	  sbi-effnet-lite0-ffhq,$$(echo $(ZOO) | sed 's|\([^ ]*\)|runs/\1/model|g; s| |,|g'),runs/ensemble-sbi-npr/model
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache demo-results.jsonl demo-report.html

@@ -39,9 +39,9 @@ def heldout_ffhq() -> list[Path]:
 
 
 def heldout_stylegan2() -> list[Path]:
-    """The StyleGAN2 faces no recipe trains or validates on: the test share of the default
-    ensemble recipe's ``fake_dirs`` split (NPR trains on the rest)."""
-    data = yaml.safe_load((ROOT / "configs" / "default-ensemble.yaml").read_text())["data"]
+    """The StyleGAN2 faces no recipe trains or validates on: the test share of the NPR recipe's
+    ``fake_dirs`` split (NPR and the SBI+NPR ensemble train and validate on the rest)."""
+    data = yaml.safe_load((ROOT / "configs" / "models" / "npr-sg2.yaml").read_text())["data"]
     files = sorted(p for p in (SHARED / "stylegan2-fake").rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
     return split_files(files, data.get("val_fraction", 0.1), data.get("fake_test_fraction", 0.4))["test"]
 
@@ -105,7 +105,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     reals = heldout_ffhq()
     fakes = sbi_fakes(reals, args.out / "sbi-fakes", FacePipeline(detector.face))
-    stylegan = heldout_stylegan2()  # the test share: NPR (in the default ensemble) trains on the rest
+    stylegan = heldout_stylegan2()  # the test share: NPR trains on the rest
     real_rows = [{"path": str(p), "label": "real", "video_id": "", "method": ""} for p in reals]
     suites = {
         "a_sbi_heldout_ffhq": real_rows

@@ -2,7 +2,7 @@
 ``demo/`` (detection included), each as a ratio to the first model. This is what "an ensemble may
 become the default if it is as fast" is measured by.
 
-Usage: python benchmarks/bench_zoo_speed.py --model sbi-effnet-lite0-ffhq,runs/default-ensemble/model
+Usage: python benchmarks/bench_zoo_speed.py --model sbi-effnet-lite0-ffhq,runs/ensemble-sbi-npr/model
        [--backend auto] [--rounds 5] [--out runs/bench-zoo-speed]
 """
 

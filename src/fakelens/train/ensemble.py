@@ -4,7 +4,7 @@ The members' logits on the recipe's *validation* data (held-out real faces, thei
 ready-made fakes' ``val`` share: never a test set) fit the combination. ``stack``: logistic
 regression on the logits (weights, bias; calibrated by construction). ``average``: the mean logit,
 then temperature scaling. ``max``: the largest member logit, Platt-scaled - for specialists that each
-see only some forgeries (validation AUC of the default's two members: stack 0.831, max 0.925). The
+see only some forgeries (an SBI model and a GAN model: stacking their logits fits neither). The
 same data chose the members' own checkpoints, so validation figures are slightly optimistic; the
 benchmarks' test sets are what measure the result.
 """

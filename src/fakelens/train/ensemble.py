@@ -64,6 +64,7 @@ class EnsembleConfig(BaseModel):
         cfg.data.real_dirs = [rel(p) for p in cfg.data.real_dirs]
         cfg.data.fake_dirs = [rel(p) for p in cfg.data.fake_dirs]
         cfg.data.manifest, cfg.data.cache_dir = rel(cfg.data.manifest), rel(cfg.data.cache_dir)
+        cfg.data.val_manifest = rel(cfg.data.val_manifest)
         if len(cfg.members) < 2:
             raise ConfigError("members: an ensemble needs at least two", path)
         return cfg

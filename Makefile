@@ -52,12 +52,13 @@ bench: install
 
 ## Train the detector zoo's recipes (configs/models/, needs ../shared/data; ~2 h on 2 CPU cores) and
 ## benchmark them side by side into runs/bench-zoo/zoo.md
-ZOO := xception-sbi effnet-b4-sbi npr-sg2 npr-sg2-camera acmf-lite0 quality-lite0 lsda-lite0 deepfidelity-ssaaformer hfc-mffd
+ZOO := xception-sbi effnet-b4-sbi npr-sg2 npr-sg2-camera npr-sg2-soft acmf-lite0 quality-lite0 lsda-lite0 deepfidelity-ssaaformer hfc-mffd
 zoo: install
 	for r in $(ZOO); do $(BIN)/fakelens train configs/models/$$r.yaml || exit 1; done
 	$(BIN)/fakelens ensemble configs/ensemble-sbi-npr.yaml
+	$(BIN)/fakelens ensemble configs/ensemble-sbi-nprsoft.yaml
 	$(BIN)/python benchmarks/bench_cross_manipulation.py --out runs/bench-zoo --model \
-	  sbi-effnet-lite0-ffhq,$$(echo $(ZOO) | sed 's|\([^ ]*\)|runs/\1/model|g; s| |,|g'),runs/ensemble-sbi-npr/model
+	  sbi-effnet-lite0-ffhq,$$(echo $(ZOO) | sed 's|\([^ ]*\)|runs/\1/model|g; s| |,|g'),runs/ensemble-sbi-npr/model,runs/ensemble-sbi-npr-soft/model
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache demo-results.jsonl demo-report.html

@@ -348,3 +348,17 @@ def test_ready_made_fakes_are_paired_with_untouched_reals(real_dir, fake_dir, tm
     )
     x, y, idx = ds[0]
     assert x.shape[0] == 4 and y.tolist() == [0.0, 1.0, 0.0, 1.0] and idx.tolist() == [0, 0, 0, 0]
+
+
+def test_soft_reals_augmentation_softens_only_real_faces(real_dir, fake_dir, tmp_path):
+    faces = build_faceset(sorted(real_dir.glob("face_*.png"))[:4], FaceConfig(), tmp_path)
+    fakes = build_faceset(sorted(fake_dir.glob("*.png"))[:2], FaceConfig(), tmp_path)
+    ds = SBIPairs(faces, Preprocess(64), seed=3, make_sbi=False, fakes=fakes, augment_kind="flip+soft-reals")
+    softened = 0
+    for i in range(len(faces)):
+        real, fake = ds.item(i)
+        assert any(
+            np.array_equal(fake, f) or np.array_equal(fake, f[:, ::-1]) for f in fakes.crops
+        )  # untouched
+        softened += not any(np.array_equal(real, c) or np.array_equal(real, c[:, ::-1]) for c in faces.crops)
+    assert softened >= 1  # seeded: the same faces are softened on every run

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from fakelens.data.facecache import FaceSet
-from fakelens.forge.augment import paired_augment
+from fakelens.forge.augment import paired_augment, soften
 from fakelens.forge.sbi import SBIConfig, self_blend
 from fakelens.models.detector import Preprocess
 
@@ -81,7 +81,15 @@ class SBIPairs(Dataset):
                 images[1] = freda_mix(blend.fake, blend.target, blend.mask, self.freda_cutoff).fake
         if self.fakes is not None:
             images += [self.faces.crops[index], self.fakes.crops[rng.integers(len(self.fakes))]]
-        return paired_augment(images, rng, self.augment_kind) if self.augment else images
+        if not self.augment:
+            return images
+        if self.augment_kind == "flip+soft-reals":  # flips, and half the reals blurred or resampled
+            images = paired_augment(images, rng, "flip")
+            return [
+                soften(im, rng) if k == 0 and rng.random() < 0.5 else im
+                for im, k in zip(images, self.kinds, strict=True)
+            ]
+        return paired_augment(images, rng, self.augment_kind)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(images, labels, the item index of each image: strategies track fakes by it)."""

@@ -65,3 +65,14 @@ def paired_augment(
         return [np.ascontiguousarray(img[:, ::-1]) if flip else img for img in images]
     params = _draw(rng)
     return [_apply(img, params) for img in images]
+
+
+def soften(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Blur or down-up resample a *real* face (hard negatives for up-sampling detectors such as NPR,
+    which otherwise read any softness as a generator's up-sampling)."""
+    if rng.random() < 0.5:
+        return cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.5, 2.0)))
+    h, w = img.shape[:2]
+    f = float(rng.uniform(0.4, 0.8))
+    small = cv2.resize(img, (max(int(w * f), 1), max(int(h * f), 1)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -38,7 +38,9 @@ class DataSection(_Strict):
     sbi: bool = True
     fake_dirs: list[Path] = Field(default_factory=list)
     fake_test_fraction: float = Field(0.4, ge=0, lt=1)
-    augment: Literal["camera", "flip"] = "camera"  # camera: exposure, blur, resampling, noise, JPEG
+    # camera: exposure, blur, resampling, noise, JPEG on real and fake alike; flip: flips only;
+    # flip+soft-reals: flips, and half the reals blurred or resampled (softness must not mean "fake")
+    augment: Literal["camera", "flip", "flip+soft-reals"] = "camera"
     val_manifest: Path | None = None
     val_fraction: float = Field(0.1, gt=0, lt=1)
     test_fraction: float = Field(0.2, ge=0, lt=1)  # held out for benchmarks, never read by training

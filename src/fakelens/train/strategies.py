@@ -3,8 +3,9 @@
 ``plain`` is weighted BCE. ``acmf`` (models/acmf.py) masks high frequencies and, after stage 1, adds
 attention consistency to a frozen stage-1 teacher. ``quality`` lives in train/quality.py; ``lsda``
 augments the fakes' pooled features (models/lsda.py); ``fidelity`` regresses DeepFidelity's
-quality-mapped scores (models/deepfidelity.py). Every strategy is resumable: whatever it keeps
-across epochs is written into the run folder and read back.
+quality-mapped scores (models/deepfidelity.py). Resuming: ACMF's stage-1 teacher and the quality
+scores are written into the run folder and read back; fidelity bounds are recomputed (deterministic);
+LSDA's running fake centroid starts again (it settles within a few batches).
 """
 
 from __future__ import annotations

@@ -190,8 +190,9 @@ def training_seconds(cfg: dict, folder: Path | None = None) -> float | None:
     """Whole training run's time: the run's metrics.jsonl beside the checkpoint when there is one,
     else the time to the best epoch from the checkpoint (an ensemble: its members' sum plus fitting)."""
     log = folder.parent / "metrics.jsonl" if folder is not None else None
-    if log is not None and log.is_file() and log.read_text().strip():
-        return json.loads(log.read_text().strip().splitlines()[-1])["seconds"]
+    lines = log.read_text().strip().splitlines() if log is not None and log.is_file() else []
+    if lines:
+        return json.loads(lines[-1])["seconds"]
     own = (cfg.get("training") or {}).get("seconds")
     members = [(m.get("training") or {}).get("seconds") for m in cfg.get("members", [])]
     if members and all(s is not None for s in members):

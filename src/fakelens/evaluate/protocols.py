@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from fakelens.errors import ConfigError, FakelensError
 from fakelens.evaluate.manifest import ManifestRow, read_manifest
+from fakelens.yamlconfig import read_yaml, validate
 
 # DF40's 40 methods by family (README of YZY-stack/DF40); names normalised by ``_norm``.
 DF40_FAMILIES = {
@@ -129,23 +130,11 @@ class ProtocolConfig(_Strict):
     @classmethod
     def from_yaml(cls, path: str | Path) -> ProtocolConfig:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError("no such file", path)
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"not valid YAML ({str(err).splitlines()[0]})", path) from None
+        raw = read_yaml(path)
         if isinstance(raw, dict) and isinstance(raw.get("manifests", raw.get("manifest")), str | list):
             value = raw.pop("manifests", None) or raw.pop("manifest")
             raw["manifests"] = [value] if isinstance(value, str) else value
-        try:
-            cfg = cls.model_validate(raw)
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(x) for x in first["loc"])
-            raise ConfigError(
-                f"{where}: {first['msg']} ({len(err.errors())} error(s) in all)", path
-            ) from None
+        cfg = validate(cls, raw, path)
         cfg.manifests = [m if m.is_absolute() else path.parent / m for m in cfg.manifests]
         return cfg
 

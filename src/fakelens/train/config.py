@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from fakelens.errors import ConfigError
+from fakelens.yamlconfig import read_yaml, validate
 
 
 class _Strict(BaseModel):
@@ -106,12 +107,7 @@ class TrainConfig(_Strict):
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: dict | None = None) -> TrainConfig:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError("no such file", path)
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"not valid YAML ({str(err).splitlines()[0]})", path) from None
+        raw = read_yaml(path)
         if not isinstance(raw, dict):
             raise ConfigError("the top level must be a mapping", path)
         for key, value in (overrides or {}).items():  # dotted keys: train.epochs=3
@@ -121,14 +117,7 @@ class TrainConfig(_Strict):
                 node = node.setdefault(p, {})
             node[leaf] = value
         base = path.parent
-        try:
-            cfg = cls.model_validate(raw)
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(x) for x in first["loc"])
-            raise ConfigError(
-                f"{where}: {first['msg']} ({len(err.errors())} error(s) in all)", path
-            ) from None
+        cfg = validate(cls, raw, path)
         try:
             from fakelens.faces.pipeline import FaceConfig
 

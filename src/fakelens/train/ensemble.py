@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import torch
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from fakelens import __version__
 from fakelens.errors import ConfigError
@@ -31,6 +31,7 @@ from fakelens.train.calibrate import expected_calibration_error, fit_temperature
 from fakelens.train.config import DataSection
 from fakelens.train.data import load_faces, validation_set
 from fakelens.train.loop import THRESHOLD_RULE
+from fakelens.yamlconfig import read_yaml, validate
 
 
 class EnsembleConfig(BaseModel):
@@ -46,16 +47,7 @@ class EnsembleConfig(BaseModel):
     @classmethod
     def from_yaml(cls, path: str | Path) -> EnsembleConfig:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError("no such file", path)
-        try:
-            cfg = cls.model_validate(yaml.safe_load(path.read_text()) or {})
-        except yaml.YAMLError as err:
-            raise ConfigError(f"not valid YAML ({str(err).splitlines()[0]})", path) from None
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(x) for x in first["loc"])
-            raise ConfigError(f"{where}: {first['msg']}", path) from None
+        cfg = validate(cls, read_yaml(path), path)
         base = path.parent
         rel = lambda p: p if p is None or Path(p).is_absolute() else base / p  # noqa: E731
         cfg.out_dir = rel(cfg.out_dir)

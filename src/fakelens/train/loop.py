@@ -96,8 +96,7 @@ def _run_epoch(model, opt, loader, lr_at, first_step: int, progress, task, strat
     for i, (x, y, index) in enumerate(loader):
         for group in opt.param_groups:
             group["lr"] = lr_at(first_step + i)
-        weight = torch.ones_like(y)
-        loss = strategy.loss(model, x, y, weight, index)
+        loss = strategy.loss(model, x, y, index)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

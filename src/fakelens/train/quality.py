@@ -89,13 +89,13 @@ class QualityCurriculum(Plain):
         rng = np.random.default_rng([self.cfg.train.seed, 31337, epoch])
         return rng.choice(n, size=n, replace=True, p=p / p.sum()).tolist()
 
-    def loss(self, model, x, y, weight, index=None):
+    def loss(self, model, x, y, index=None):
         per = F.binary_cross_entropy_with_logits(model(x), y, reduction="none")
         fake = (y > 0).numpy()
         idx = index.numpy()[fake]
         np.add.at(self._sum, idx, per.detach().numpy()[fake])
         np.add.at(self._count, idx, 1)
-        return (per * weight).mean()
+        return per.mean()
 
     def end_epoch(self, epoch: int) -> None:
         seen = self._count > 0

@@ -1,6 +1,6 @@
 """Training strategies: how a batch becomes a loss (``train.strategy`` in a recipe).
 
-``plain`` is weighted BCE. ``acmf`` (models/acmf.py) masks high frequencies and, after stage 1, adds
+``plain`` is BCE. ``acmf`` (models/acmf.py) masks high frequencies and, after stage 1, adds
 attention consistency to a frozen stage-1 teacher. ``quality`` lives in train/quality.py; ``lsda``
 augments the fakes' pooled features (models/lsda.py); ``fidelity`` regresses DeepFidelity's
 quality-mapped scores (models/deepfidelity.py). Resuming: ACMF's stage-1 teacher and the quality
@@ -37,8 +37,8 @@ class Plain:
     def end_epoch(self, epoch: int) -> None:
         """Called after each epoch's training steps (a strategy persists its state here)."""
 
-    def loss(self, model, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, index=None) -> torch.Tensor:
-        return F.binary_cross_entropy_with_logits(model(x), y, weight=weight)
+    def loss(self, model, x: torch.Tensor, y: torch.Tensor, index=None) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(model(x), y)
 
     def report(self) -> dict:
         """What the checkpoint's config records about the strategy."""
@@ -68,17 +68,17 @@ class ACMF(Plain):
             p.requires_grad_(False)
         self.teacher = teacher
 
-    def loss(self, model, x, y, weight, index=None):
+    def loss(self, model, x, y, index=None):
         from fakelens.models.acmf import attention_consistency, masked_high_frequency, mean_grad_cam
 
         lo, hi = self.opts.drop
         drop = lo + (hi - lo) * float(torch.rand((), generator=self.generator))
         masked = masked_high_frequency(x, drop, self.opts.radius, self.generator)
         if self.teacher is None:
-            return F.binary_cross_entropy_with_logits(model(masked), y, weight=weight)
+            return F.binary_cross_entropy_with_logits(model(masked), y)
         logits, cam = mean_grad_cam(model, masked)
         _, target = mean_grad_cam(self.teacher, x)  # the clean view, as the stage-1 model sees it
-        bce = F.binary_cross_entropy_with_logits(logits, y, weight=weight)
+        bce = F.binary_cross_entropy_with_logits(logits, y)
         return bce + self.opts.weight * attention_consistency(cam, target)
 
     def report(self) -> dict:
@@ -97,12 +97,12 @@ class LatentAugmentation(Plain):
     def start_epoch(self, epoch: int, model: torch.nn.Module, dataset) -> None:
         self.generator.manual_seed(self.cfg.train.seed * 7919 + epoch)
 
-    def loss(self, model, x, y, weight, index=None):
+    def loss(self, model, x, y, index=None):
         from fakelens.models.lsda import augment_fakes
 
         pooled = model.forward_head(model.forward_features(x), pre_logits=True)
         logits = model.head(model.drop(pooled)).squeeze(1)
-        bce = F.binary_cross_entropy_with_logits(logits, y, weight=weight)
+        bce = F.binary_cross_entropy_with_logits(logits, y)
         fakes = pooled[y > 0]
         if len(fakes) == 0:
             return bce
@@ -140,11 +140,11 @@ class FidelityRegression(Plain):
         )
         self.bounds = (float(torch.quantile(q, 0.01)), float(torch.quantile(q, 0.99)))
 
-    def loss(self, model, x, y, weight, index=None):
+    def loss(self, model, x, y, index=None):
         from fakelens.models.deepfidelity import fidelity_targets, sharpness
 
         target = fidelity_targets(sharpness(x), y, *self.bounds)
-        return (weight * (torch.sigmoid(model(x)) - target) ** 2).mean()
+        return ((torch.sigmoid(model(x)) - target) ** 2).mean()
 
     def report(self) -> dict:
         return {"name": "fidelity", "quality": "log variance of the Laplacian", "bounds": self.bounds}
@@ -157,13 +157,11 @@ class Hierarchical(Plain):
     def start_epoch(self, epoch: int, model: torch.nn.Module, dataset) -> None:
         self.kinds = torch.tensor(dataset.kinds)  # 0 real, 1 self-blend, 2 ready-made
 
-    def loss(self, model, x, y, weight, index=None):
+    def loss(self, model, x, y, index=None):
         out = model.branch_outputs(model.forward_features(x))
         patch = F.binary_cross_entropy_with_logits(out["patch"], y[:, None, None].expand_as(out["patch"]))
         image = F.binary_cross_entropy_with_logits(out["image"], y[:, None].expand_as(out["image"]))
-        fused = F.binary_cross_entropy_with_logits(
-            out["image"] @ torch.softmax(model.level1, dim=0), y, weight=weight
-        )
+        fused = F.binary_cross_entropy_with_logits(out["image"] @ torch.softmax(model.level1, dim=0), y)
         kind = self.kinds.repeat(len(y) // len(self.kinds)) - 1
         fake = y > 0
         level2 = (out["type"] * torch.softmax(model.level2, dim=0)[None, :, None]).sum(dim=1)

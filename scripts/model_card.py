@@ -66,20 +66,48 @@ def network_lines(name: str, cfg: dict, training: dict | None) -> list[str]:
 
 def cross_table(cross: dict) -> list[str]:
     seen = set(cross.get("seen_sets", []))
-    rows = ["| test set | level | real | fake | AUC | AP | EER |", "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| test set | level | real | fake | AUC | AP | EER | reals flagged | fakes caught |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in cross["rows"]:
         tag = " (seen in training)" if r["test"] in seen else ""
         rows.append(
             f"| {r['test']}{tag} | {r['level'].replace('_level', '')} | {r['n_real']} | {r['n_fake']} "
-            f"| {fmt(r['auc'])} | {fmt(r['ap'])} | {fmt(r['eer'])} |"
+            f"| {fmt(r['auc'])} | {fmt(r['ap'])} | {fmt(r['eer'])} | {fmt(r.get('fpr'))} | {fmt(r.get('tpr'))} |"
         )
     rows += [
         "",
         f"Cross-manipulation AUC (mean frame AUC over faceswap, freda, stylegan2, dfdc): "
         f"**{fmt(cross['cross_manipulation_auc'])}**; over the sets no part of the model trained on "
-        f"({', '.join(cross['unseen_sets'])}): **{fmt(cross['unseen_auc'])}**.",
+        f"({', '.join(cross['unseen_sets'])}): **{fmt(cross['unseen_auc'])}**. *Reals flagged* / *fakes "
+        "caught*: shares at the model's threshold.",
     ]
-    return rows
+    return rows + robustness_table(cross.get("robustness_rows") or [])
+
+
+def robustness_table(rows: list[dict]) -> list[str]:
+    """Face-swap set under degradations: AUC, and the share of real faces flagged at the threshold."""
+    frame = [r for r in rows if r["level"] == "frame_level"]
+    if not frame:
+        return []
+    clean = next((r for r in frame if r["test"] == "clean"), None)
+    names = list(dict.fromkeys(r["test"].split(":")[0] for r in frame if r["test"] != "clean"))
+    levels = sorted({int(r["test"].split(":")[1]) for r in frame if r["test"] != "clean"})
+    cell = lambda r: "–" if r is None else f"{fmt(r['auc'])} / {fmt(r.get('fpr'))}"  # noqa: E731
+    out = [
+        "",
+        "Face-swap set under degradations (`--robustness`; each cell: AUC / share of real faces flagged):",
+        "",
+        "| perturbation | clean | " + " | ".join(f"L{lv}" for lv in levels) + " |",
+        "|---|---|" + "---|" * len(levels),
+    ]
+    for name in names:
+        by_level = {int(r["test"].split(":")[1]): r for r in frame if r["test"].startswith(name + ":")}
+        out.append(
+            f"| {name} | {cell(clean)} | " + " | ".join(cell(by_level.get(lv)) for lv in levels) + " |"
+        )
+    return out
 
 
 def main() -> None:
@@ -102,14 +130,21 @@ def main() -> None:
     ]
     lines += ["## Model"]
     if ens:
+        offsets = ens.get("offsets") or [0.0] * len(ens["weights"])
         parts = ", ".join(
-            f"`{m['name']}` (weight {w:+.3f})" for m, w in zip(ens["members"], ens["weights"], strict=True)
+            f"`{m['name']}` (weight {w:+.3f}, offset {c:+.3f})"
+            for m, w, c in zip(ens["members"], ens["weights"], offsets, strict=True)
         )
         lines.append(
             f"- An ensemble (`ensemble`, mode `{ens['mode']}`, bias {ens['bias']:+.3f}) of {parts}: one network, "
             f"{size:.1f} MiB of safetensors, one ONNX graph. Fitted on validation data: AUC {fmt(ens['val_auc'])}, "
             f"ECE {fmt(ens['val_ece'])} ({ens['val_samples']['real']} real / {ens['val_samples']['fake']} fake)."
         )
+        if ens["mode"] == "max":
+            lines.append(
+                "- Score: sigmoid(max over members of weight x member logit + offset): a face is as fake as its "
+                "most alarmed member says, on one scale of evidence (specialists, each blind to the other's fakes)."
+            )
     else:
         lines.append(f"- Architecture: `{cfg['architecture']}`, {size:.1f} MiB of safetensors.")
     if cfg.get("calibration"):

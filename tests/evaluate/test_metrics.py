@@ -15,6 +15,7 @@ from fakelens.evaluate import (
     binary_metrics,
     equal_error_rate,
     evaluation_report,
+    rates_at_threshold,
     roc_auc,
 )
 
@@ -89,12 +90,33 @@ def test_bad_input_rejected():
         roc_auc([0, 1], [0.1, float("nan")])
 
 
+def test_rates_at_threshold_count_flagged_reals_and_fakes():
+    y, s = [0, 0, 0, 0, 1, 1], [0.1, 0.5, 0.7, 0.2, 0.5, 0.3]
+    fpr, tpr = rates_at_threshold(y, s, threshold=0.5)
+    assert (fpr, tpr) == (0.5, 0.5)  # score == threshold counts as flagged, as the verdict does
+    m = binary_metrics(y, s, threshold=0.5)
+    assert (m["fpr"], m["tpr"]) == (0.5, 0.5)
+
+
 def test_binary_metrics_json_ready_and_none_for_nan():
     m = binary_metrics([1, 1, 1], [0.2, 0.6, 0.9])
-    assert set(m) == {"n", "n_real", "n_fake", "auc", "ap", "eer", "eer_threshold", "acc", "threshold"}
+    assert set(m) == {
+        "n",
+        "n_real",
+        "n_fake",
+        "auc",
+        "ap",
+        "eer",
+        "eer_threshold",
+        "acc",
+        "fpr",
+        "tpr",
+        "threshold",
+    }
     assert (m["n"], m["n_real"], m["n_fake"]) == (3, 0, 3)
     assert m["auc"] is None and m["eer"] is None and m["eer_threshold"] is None
     assert m["acc"] == pytest.approx(2 / 3)
+    assert m["fpr"] is None and m["tpr"] == pytest.approx(2 / 3)  # no reals: no false-alarm rate
     assert type(m["n"]) is int and type(m["acc"]) is float
     json.loads(json.dumps(m, allow_nan=False))  # strict JSON
 

@@ -92,6 +92,9 @@ def test_robustness_writes_json_csv_markdown_and_plot(tmp_path, manifest, tiny):
     md = (out / "robustness.md").read_text()
     assert "| perturbation | parameter | clean | L1 | L3 |" in md
     assert "| jpeg | quality 70/30 |" in md and "Video-level" not in md
+    assert "## Frame-level false alarms" in md  # real faces flagged at the threshold, per condition
+    fpr = [r["frame_fpr"] for r in summary["conditions"]]
+    assert all(0.0 <= v <= 1.0 for v in fpr)
     png = cv2.imread(str(out / "robustness.png"))
     assert png is not None and png.shape[1] > png.shape[0]
     for folder in ("clean", "jpeg-1", "jpeg-3", "saturation-1", "saturation-3"):

@@ -88,8 +88,10 @@ def test_shipped_default_model_scores_faces(default_detector):
     cfg = default_detector.config
     assert (default_detector.preprocess.input_size, cfg["architecture"]) == (
         cfg["preprocess"]["input_size"],
-        "sbi-effnet-lite0",
+        "ensemble",
     )
+    members = [m["architecture"] for m in cfg["model_kwargs"]["members"]]
+    assert members == ["sbi-effnet-lite0", "npr"] and cfg["ensemble"]["mode"] == "max"
     assert 0 < default_detector.threshold < 1
     scores = default_detector.predict_proba([np.zeros((224, 224, 3), np.uint8)] * 2)
     assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))

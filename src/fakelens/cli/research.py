@@ -125,8 +125,8 @@ def ensemble(config: Annotated[Path, typer.Argument(help="Ensemble recipe (YAML)
 
     folder = build_ensemble(EnsembleConfig.from_yaml(config))
     report = json.loads((folder.parent / "ensemble.json").read_text())
-    for m, w in zip(report["members"], report["weights"], strict=True):
-        out_console.print(f"{m['name']}: weight {w:+.3f}, validation AUC {m['val_auc']:.4f}")
+    for m, w, c in zip(report["members"], report["weights"], report["offsets"], strict=True):
+        out_console.print(f"{m['name']}: weight {w:+.3f}, offset {c:+.3f}, validation AUC {m['val_auc']:.4f}")
     out_console.print(
         f"ensemble ({report['mode']}): validation AUC {report['val_auc']:.4f}, ECE {report['val_ece']:.4f}"
     )

@@ -13,6 +13,7 @@ from fakelens.evaluate.metrics import (
     binary_metrics,
     equal_error_rate,
     evaluation_report,
+    rates_at_threshold,
     roc_auc,
 )
 from fakelens.evaluate.plots import plot_roc, plot_score_histogram
@@ -27,6 +28,7 @@ __all__ = [
     "evaluation_report",
     "plot_roc",
     "plot_score_histogram",
+    "rates_at_threshold",
     "read_manifest",
     "roc_auc",
 ]

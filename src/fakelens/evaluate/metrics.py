@@ -95,6 +95,17 @@ def accuracy(y_true: Any, y_score: Any, threshold: float = 0.5) -> float:
     return float(np.mean((s >= threshold).astype(int) == y))
 
 
+def rates_at_threshold(y_true: Any, y_score: Any, threshold: float = 0.5) -> tuple[float, float]:
+    """(false-alarm rate, detection rate) at ``threshold``: the share of real samples and of fake
+    samples scored ``>= threshold`` (what an analyst sees at the shipped threshold; NaN where a
+    class is absent)."""
+    y, s = _check(y_true, y_score)
+    flagged = s >= threshold
+    fpr = float(flagged[y == 0].mean()) if (y == 0).any() else math.nan
+    tpr = float(flagged[y == 1].mean()) if (y == 1).any() else math.nan
+    return fpr, tpr
+
+
 def aggregate_by_video(
     video_ids: Any, y_true: Any, y_score: Any, how: str = "mean"
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -133,6 +144,7 @@ def binary_metrics(y_true: Any, y_score: Any, threshold: float = 0.5) -> dict[st
     """All headline figures in one JSON-ready dict (plain ints/floats, NaN as None)."""
     y, s = _check(y_true, y_score)
     eer, eer_thr = equal_error_rate(y, s)
+    fpr, tpr = rates_at_threshold(y, s, threshold)
     return {
         "n": int(y.size),
         "n_real": int((y == 0).sum()),
@@ -142,6 +154,8 @@ def binary_metrics(y_true: Any, y_score: Any, threshold: float = 0.5) -> dict[st
         "eer": _json_float(eer),
         "eer_threshold": _json_float(eer_thr),
         "acc": _json_float(accuracy(y, s, threshold)),
+        "fpr": _json_float(fpr),  # false alarms on real samples at the threshold
+        "tpr": _json_float(tpr),  # fakes caught at the threshold
         "threshold": float(threshold),
     }
 

@@ -77,7 +77,10 @@ def run_protocol(
                             "test": test,
                             "level": level,
                             "subset": "all",
-                            **{k: m.get(k) for k in ("n", "n_real", "n_fake", "auc", "ap", "eer", "acc")},
+                            **{
+                                k: m.get(k)
+                                for k in ("n", "n_real", "n_fake", "auc", "ap", "eer", "acc", "fpr", "tpr")
+                            },
                         }
                     )
             _write_summary(summary, out)

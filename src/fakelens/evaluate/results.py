@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fakelens.errors import FakelensError
 
-METRICS = ("auc", "ap", "eer", "acc")
+METRICS = ("auc", "ap", "eer", "acc", "fpr", "tpr")
 COLUMNS = ("run", "test", "level", "subset", "n", "n_real", "n_fake", *METRICS)
 LEVELS = ("frame_level", "video_level")
 

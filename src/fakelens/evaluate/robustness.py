@@ -29,7 +29,7 @@ from fakelens.forge.perturb import LEVELS, PERTURBATIONS, Perturbation, parse_pe
 __all__ = ["evaluate_robustness", "summary_tables"]
 
 _LEVEL_KEYS = {"frame_level": "frame-level", "video_level": "video-level"}
-_FIGURES = ("auc", "ap", "eer", "acc", "n", "n_real", "n_fake")
+_FIGURES = ("auc", "ap", "eer", "acc", "fpr", "tpr", "n", "n_real", "n_fake")
 _CSV_COLUMNS = (
     ["perturbation", "level", "param", "value"]
     + [f"{lv}_{k}" for lv in ("frame", "video") for k in _FIGURES]
@@ -116,6 +116,19 @@ def _markdown(summary: dict) -> str:
             values = "/".join(str(kind.values[lv - 1]) for lv in levels)
             cells = [name, f"{kind.param} {values}", _cell(done.get(("clean", 0)), f"{short}_auc")]
             cells += [_cell(done.get((name, lv)), f"{short}_auc") for lv in levels]
+            lines.append("| " + " | ".join(cells) + " |")
+    if any(r.get("frame_fpr") is not None for r in rows):  # what degradation does to real faces
+        header = ["perturbation", "clean"] + [f"L{lv}" for lv in levels]
+        lines += [
+            "",
+            "## Frame-level false alarms: share of *real* frames flagged at the model's threshold",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+        ]
+        for name in names:
+            cells = [name, _cell(done.get(("clean", 0)), "frame_fpr")]
+            cells += [_cell(done.get((name, lv)), "frame_fpr") for lv in levels]
             lines.append("| " + " | ".join(cells) + " |")
     failed = [r for r in rows if r["error"]]
     if failed:

@@ -16,7 +16,7 @@ from fakelens.faces.pipeline import FaceConfig
 from fakelens.models.checkpoint import load_weights, read_config
 from fakelens.models.registry import create_model
 
-DEFAULT_MODEL = "sbi-effnet-lite0-ffhq"
+DEFAULT_MODEL = "sbi-nprsoft-ensemble-ffhq"
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
 """Several detectors as one network: ``logit = sum_k w_k * logit_k + b`` (``stack``, ``average``) or
-``logit = max_k w_k * logit_k + b`` (``max``: fake when any member says so, for specialists such as
-a blend detector and a GAN detector, each blind to the other's forgeries).
+``logit = max_k (w_k * logit_k + c_k) + b`` (``max``: fake when any member says so, for specialists
+such as a blend detector and a GAN detector, each blind to the other's forgeries).
 
 Members see the same input (they must share the face framing and preprocessing). The weights come
 from ``fakelens ensemble`` (``train/ensemble.py``): *stacking* fits ``w, b`` by logistic regression on
 the members' validation logits, which also calibrates the result; *averaging* uses ``w_k = 1/K`` (the
-mean logit) followed by temperature scaling; *max* Platt-scales the largest member logit
-(``w_k = a``, ``b``). One module means one safetensors file, one ONNX graph and Grad-CAM for free:
+mean logit) followed by temperature scaling; *max* gives each member its own scale and
+offset (``w_k``, ``c_k``: each specialist's logit on one scale of evidence before the largest is
+taken) fitted by log-loss on the same data. One module means one safetensors file, one ONNX graph and Grad-CAM for free:
 ``forward_features`` pools each member's feature map to the coarsest member's grid (exact for
 mean-pooling heads when the sizes divide) and ``forward_head`` splits the channels back.
 """
@@ -22,7 +23,12 @@ from fakelens.models.registry import create_model
 
 class LogitEnsemble(nn.Module):
     def __init__(
-        self, members: list[dict], weights: list[float] | None = None, bias: float = 0.0, mode: str = "stack"
+        self,
+        members: list[dict],
+        weights: list[float] | None = None,
+        bias: float = 0.0,
+        mode: str = "stack",
+        offsets: list[float] | None = None,
     ):
         super().__init__()
         if mode not in ("stack", "average", "max"):
@@ -39,6 +45,11 @@ class LogitEnsemble(nn.Module):
             raise ValueError(f"{k} members but {len(w)} weights")
         self.register_buffer("weights", w)
         self.register_buffer("bias", torch.tensor(float(bias)))
+        c = torch.tensor(offsets if offsets is not None else [0.0] * k, dtype=torch.float32)
+        if c.shape != (k,):
+            raise ValueError(f"{k} members but {len(c)} offsets")
+        # in config.json's model_kwargs, not the weights file: ensembles saved before offsets still load
+        self.register_buffer("offsets", c, persistent=False)
         self.channels = [m.head.in_features for m in self.members]
 
     def member_logits(self, x: torch.Tensor) -> torch.Tensor:
@@ -47,7 +58,7 @@ class LogitEnsemble(nn.Module):
 
     def combine(self, logits: torch.Tensor) -> torch.Tensor:
         if self.mode == "max":
-            return (logits * self.weights).max(dim=1).values + self.bias
+            return (logits * self.weights + self.offsets).max(dim=1).values + self.bias
         return logits @ self.weights + self.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -70,7 +81,8 @@ def ensemble(
     weights: list[float] | None = None,
     bias: float = 0.0,
     mode: str = "stack",
+    offsets: list[float] | None = None,
     drop_rate: float = 0.0,
 ) -> LogitEnsemble:
     """Registry builder; member weights come from the checkpoint (``pretrained`` is not used)."""
-    return LogitEnsemble(members or [], weights, bias, mode)
+    return LogitEnsemble(members or [], weights, bias, mode, offsets)

@@ -3,8 +3,10 @@
 The members' logits on the recipe's *validation* data (held-out real faces, their SBI fakes and the
 ready-made fakes' ``val`` share: never a test set) fit the combination. ``stack``: logistic
 regression on the logits (weights, bias; calibrated by construction). ``average``: the mean logit,
-then temperature scaling. ``max``: the largest member logit, Platt-scaled - for specialists that each
-see only some forgeries (an SBI model and a GAN model: stacking their logits fits neither). The
+then temperature scaling. ``max``: the largest of the members' rescaled logits ``w_k l_k + c_k``,
+each member's scale and offset fitted by log-loss - for specialists that each see only some
+forgeries (an SBI model and a GAN model: stacking their logits fits neither, and one shared scale
+makes the less confident member's real faces outrank the other's fakes). The
 same data chose the members' own checkpoints, so validation figures are slightly optimistic; the
 benchmarks' test sets are what measure the result.
 """
@@ -18,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 import yaml
 from pydantic import BaseModel, ConfigDict
 
@@ -52,7 +55,7 @@ class EnsembleConfig(BaseModel):
         rel = lambda p: p if p is None or Path(p).is_absolute() else base / p  # noqa: E731
         cfg.out_dir = rel(cfg.out_dir)
         shipped = shipped_models()
-        cfg.members = [m if m in shipped else str(rel(Path(m))) for m in cfg.members]
+        cfg.members = [m if m in shipped else str(rel(Path(m)).resolve()) for m in cfg.members]
         cfg.data.real_dirs = [rel(p) for p in cfg.data.real_dirs]
         cfg.data.fake_dirs = [rel(p) for p in cfg.data.fake_dirs]
         cfg.data.manifest, cfg.data.cache_dir = rel(cfg.data.manifest), rel(cfg.data.cache_dir)
@@ -74,21 +77,61 @@ def _logits(net: torch.nn.Module, x: torch.Tensor, batch: int = 64) -> np.ndarra
     return torch.cat([net(x[i : i + batch]) for i in range(0, len(x), batch)]).float().numpy()
 
 
-def fit_combination(logits: np.ndarray, labels: np.ndarray, mode: str) -> tuple[np.ndarray, float]:
-    """(weights, bias) over member logits (N, K)."""
-    if mode == "stack":
-        from sklearn.linear_model import LogisticRegression
+def fit_combination(logits: np.ndarray, labels: np.ndarray, mode: str) -> dict:
+    """``{"weights", "bias", "offsets"}`` over member logits (N, K)."""
+    from sklearn.linear_model import LogisticRegression
 
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(logits, labels)
-        return lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
     k = logits.shape[1]
-    if mode == "max":  # Platt scaling of the largest member logit
-        from sklearn.linear_model import LogisticRegression
-
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(logits.max(axis=1, keepdims=True), labels)
-        return np.full(k, float(lr.coef_[0, 0])), float(lr.intercept_[0])
+    if mode == "stack":
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(logits, labels)
+        return {
+            "weights": lr.coef_[0].astype(np.float64),
+            "bias": float(lr.intercept_[0]),
+            "offsets": np.zeros(k),
+        }
+    if mode == "max":
+        return _fit_max(logits, labels)
     cal = fit_temperature(logits.mean(axis=1), labels)
-    return np.full(k, cal["scale"] / k), 0.0
+    return {"weights": np.full(k, cal["scale"] / k), "bias": 0.0, "offsets": np.zeros(k)}
+
+
+def _fit_max(logits: np.ndarray, labels: np.ndarray) -> dict:
+    """Per-member scale and offset under the max, by L2-penalised log-loss (L-BFGS), started from
+    one Platt scaling of the plain max; the fit is kept only if it lowers the loss."""
+    from sklearn.linear_model import LogisticRegression
+
+    k = logits.shape[1]
+    platt = LogisticRegression(C=1.0, max_iter=1000).fit(logits.max(axis=1, keepdims=True), labels)
+    x = torch.from_numpy(logits).double()
+    y = torch.from_numpy(labels).double()
+    w = torch.full((k,), float(platt.coef_[0, 0]), dtype=torch.float64, requires_grad=True)
+    c = torch.full((k,), float(platt.intercept_[0]), dtype=torch.float64, requires_grad=True)
+    # the L2 term on the scales is scikit-learn's LogisticRegression(C=1) penalty: without it a member
+    # that separates the validation data perfectly gets an unbounded scale
+    penalty = 0.5 / len(labels)
+    loss_of = lambda: (  # noqa: E731
+        F.binary_cross_entropy_with_logits((x * w + c).max(dim=1).values, y) + penalty * (w**2).sum()
+    )
+    with torch.no_grad():
+        start = float(loss_of())
+    opt = torch.optim.LBFGS([w, c], max_iter=500, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_of()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        end = float(loss_of())
+    if not end < start:  # keep the Platt start
+        return {
+            "weights": np.full(k, platt.coef_[0, 0]),
+            "bias": float(platt.intercept_[0]),
+            "offsets": np.zeros(k),
+        }
+    return {"weights": w.detach().numpy(), "bias": 0.0, "offsets": c.detach().numpy()}
 
 
 def build_ensemble(cfg: EnsembleConfig) -> Path:
@@ -110,11 +153,12 @@ def build_ensemble(cfg: EnsembleConfig) -> Path:
     x, y = validation_set(faces, cfg.data, pre, cfg.seed)
     labels = y.numpy().astype(int)
     logits = np.stack([_logits(net, x) for _, net, _ in members], axis=1)
-    weights, bias = fit_combination(logits, labels, cfg.mode)
+    fit = fit_combination(logits, labels, cfg.mode)
+    weights, bias, offsets = fit["weights"], fit["bias"], fit["offsets"].tolist()
     specs = [
         {"architecture": c["architecture"], "model_kwargs": c.get("model_kwargs", {})} for c, _, _ in members
     ]
-    net = LogitEnsemble(specs, weights.tolist(), bias, cfg.mode)
+    net = LogitEnsemble(specs, weights.tolist(), bias, cfg.mode, offsets)
     for slot, (_, member, _) in zip(net.members, members, strict=True):
         slot.load_state_dict(member.state_dict())
     net.eval()
@@ -132,6 +176,7 @@ def build_ensemble(cfg: EnsembleConfig) -> Path:
         "mode": cfg.mode,
         "weights": [round(float(w), 6) for w in weights],
         "bias": round(bias, 6),
+        "offsets": [round(float(c), 6) for c in offsets],
         "val_auc": binary_metrics(labels, sig(combined))["auc"],
         "val_ece": round(expected_calibration_error(labels, sig(combined)), 4),
         "val_samples": {"real": int((labels == 0).sum()), "fake": int((labels == 1).sum())},
@@ -139,7 +184,7 @@ def build_ensemble(cfg: EnsembleConfig) -> Path:
     config = {
         "name": cfg.name,
         "architecture": "ensemble",
-        "model_kwargs": {"members": specs, "mode": cfg.mode},
+        "model_kwargs": {"members": specs, "mode": cfg.mode, "offsets": offsets},
         "preprocess": {"input_size": pre.input_size, "mean": list(pre.mean), "std": list(pre.std)},
         "face": face.to_dict(),
         "threshold": round(real_quantile_threshold(net, faces.val.crops, pre), 4),

@@ -5,11 +5,12 @@ such as a blend detector and a GAN detector, each blind to the other's forgeries
 Members see the same input (they must share the face framing and preprocessing). The weights come
 from ``fakelens ensemble`` (``train/ensemble.py``): *stacking* fits ``w, b`` by logistic regression on
 the members' validation logits, which also calibrates the result; *averaging* uses ``w_k = 1/K`` (the
-mean logit) followed by temperature scaling; *max* gives each member its own scale and
-offset (``w_k``, ``c_k``: each specialist's logit on one scale of evidence before the largest is
-taken) fitted by log-loss on the same data. One module means one safetensors file, one ONNX graph and Grad-CAM for free:
-``forward_features`` pools each member's feature map to the coarsest member's grid (exact for
-mean-pooling heads when the sizes divide) and ``forward_head`` splits the channels back.
+mean logit) followed by temperature scaling; *max* gives each member its own scale and offset
+(``w_k``, ``c_k``: each specialist's logit on one scale of evidence before the largest is taken),
+fitted by L2-penalised log-loss on the same data. One module means one safetensors file, one ONNX
+graph and Grad-CAM for free: ``forward_features`` pools each member's feature map to the coarsest
+member's grid (exact for mean-pooling heads when the sizes divide) and ``forward_head`` splits the
+channels back.
 """
 
 from __future__ import annotations

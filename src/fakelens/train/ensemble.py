@@ -4,7 +4,7 @@ The members' logits on the recipe's *validation* data (held-out real faces, thei
 ready-made fakes' ``val`` share: never a test set) fit the combination. ``stack``: logistic
 regression on the logits (weights, bias; calibrated by construction). ``average``: the mean logit,
 then temperature scaling. ``max``: the largest of the members' rescaled logits ``w_k l_k + c_k``,
-each member's scale and offset fitted by log-loss - for specialists that each see only some
+each member's scale and offset fitted by L2-penalised log-loss - for specialists that each see only some
 forgeries (an SBI model and a GAN model: stacking their logits fits neither, and one shared scale
 makes the less confident member's real faces outrank the other's fakes). The
 same data chose the members' own checkpoints, so validation figures are slightly optimistic; the

@@ -38,3 +38,22 @@ def test_dfdc_clip_is_sampled_over_its_whole_duration(shared_data, default_detec
     assert result.record.frames == 8 and result.record.faceless_frames == 0
     frames = sorted({f.frame for f in result.faces})
     assert frames[0] < 40 and frames[-1] > 260  # evenly spaced, not the first N
+
+
+def test_shipped_default_flags_held_out_stylegan2_faces_but_not_held_out_ffhq_photos(
+    shared_data, default_detector
+):
+    """The default's GAN member at work, on images no recipe trained or validated on (the test
+    shares of the same file-name split the recipes use: 20 % of FFHQ, 40 % of StyleGAN2)."""
+    from fakelens.data.splits import split_files
+    from fakelens.evaluate import rates_at_threshold, roc_auc
+    from fakelens.scan import scan_paths
+
+    reals = split_files(sorted((shared_data / "ffhq-real").glob("*.png")), 0.1, 0.2)["test"][:12]
+    fakes = split_files(sorted((shared_data / "stylegan2-fake").glob("*.png")), 0.1, 0.4)["test"][:12]
+    records = scan_paths(reals + fakes, None, model=default_detector, progress=False)
+    scores = [r.score for r in records]
+    labels = [0] * len(reals) + [1] * len(fakes)
+    assert roc_auc(labels, scores) > 0.9
+    false_alarms, caught = rates_at_threshold(labels, scores, default_detector.threshold)
+    assert caught >= 0.75 and false_alarms <= 0.25

@@ -59,7 +59,7 @@ bench: install
 
 ## Train the detector zoo's recipes (configs/models/, needs ../shared/data; ~2 h on 2 CPU cores) and
 ## benchmark them side by side into runs/bench-zoo/zoo.md
-ZOO := xception-sbi effnet-b4-sbi npr-sg2 npr-sg2-camera npr-sg2-soft acmf-lite0 quality-lite0 lsda-lite0 deepfidelity-ssaaformer hfc-mffd
+ZOO := xception-sbi effnet-b4-sbi npr-sg2 npr-sg2-camera npr-sg2-soft sbi-sg2-lite0 acmf-lite0 quality-lite0 lsda-lite0 deepfidelity-ssaaformer hfc-mffd
 zoo: install
 	for r in $(ZOO); do $(BIN)/fakelens train configs/models/$$r.yaml || exit 1; done
 	$(BIN)/fakelens ensemble configs/ensemble-sbi-npr.yaml

@@ -12,6 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+from fakelens.models.detector import DEFAULT_MODEL
+
 
 def fmt(v) -> str:
     return "n/a" if v is None else f"{v:.3f}"
@@ -125,7 +127,8 @@ def main() -> None:
     lines = [
         f"# Model card: {cfg['name']}",
         "",
-        "The embedded default detector of fakelens: p(fake) for an aligned face crop.",
+        f"{'The embedded default' if cfg['name'] == DEFAULT_MODEL else 'A shipped'} detector of fakelens: "
+        "p(fake) for an aligned face crop.",
         "",
     ]
     lines += ["## Model"]

@@ -57,7 +57,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_cross_manipulation.py --robustness blur,jpeg,resize,noise,h264
 	$(BIN)/python benchmarks/bench_zoo_speed.py --model sbi-effnet-lite0-ffhq,$(DEFAULT)
 
-## Train the detector zoo's recipes (configs/models/, needs ../shared/data; ~2 h on 2 CPU cores) and
+## Train the detector zoo's recipes (configs/models/, needs ../shared/data; ~3 h on 2 CPU cores) and
 ## benchmark them side by side into runs/bench-zoo/zoo.md
 ZOO := xception-sbi effnet-b4-sbi npr-sg2 npr-sg2-camera npr-sg2-soft sbi-sg2-lite0 acmf-lite0 quality-lite0 lsda-lite0 deepfidelity-ssaaformer hfc-mffd
 zoo: install

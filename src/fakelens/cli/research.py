@@ -125,8 +125,14 @@ def ensemble(config: Annotated[Path, typer.Argument(help="Ensemble recipe (YAML)
 
     folder = build_ensemble(EnsembleConfig.from_yaml(config))
     report = json.loads((folder.parent / "ensemble.json").read_text())
-    for m, w, c in zip(report["members"], report["weights"], report["offsets"], strict=True):
-        out_console.print(f"{m['name']}: weight {w:+.3f}, offset {c:+.3f}, validation AUC {m['val_auc']:.4f}")
+    wins = report.get("val_wins") or [None] * len(report["members"])
+    for m, w, c, n in zip(report["members"], report["weights"], report["offsets"], wins, strict=True):
+        decided = "" if n is None else f", decides {n} validation samples"
+        out_console.print(
+            f"{m['name']}: weight {w:+.3f}, offset {c:+.3f}{decided}, validation AUC {m['val_auc']:.4f}"
+        )
+        if n == 0:
+            out_console.print(f"[yellow]warning: {m['name']} never decides the max: it adds nothing[/yellow]")
     out_console.print(
         f"ensemble ({report['mode']}): validation AUC {report['val_auc']:.4f}, ECE {report['val_ece']:.4f}"
     )

@@ -20,6 +20,7 @@ __all__ = [
     "binary_metrics",
     "equal_error_rate",
     "evaluation_report",
+    "rates_at_threshold",
     "roc_auc",
 ]
 

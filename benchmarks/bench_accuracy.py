@@ -1,11 +1,12 @@
 """Accuracy of a model (default: the shipped one) on data it never trained on.
 
-(a) SBI fakes of the held-out FFHQ test split vs the same real photos (frame-level);
-(b) StyleGAN2 faces of the held-out test share vs held-out FFHQ reals (frame-level);
+(a) SBI fakes of held-out FFHQ photos vs the same real photos (frame-level);
+(b) StyleGAN2 faces of the held-out share vs held-out FFHQ reals (frame-level);
+both from the ``dev`` split of the default's ``splits.json`` (``--split final`` for a final report);
 (c) DFDC samples: face crops + the two 10 s clips, frame-level and video-level (video = DFDC id).
 
 Every figure goes through ``evaluate_manifest``, i.e. the same face pipeline as ``fakelens scan``.
-Usage: python benchmarks/bench_accuracy.py [--model DIR] [--out runs/bench-accuracy] [--frames 32]
+Usage: python benchmarks/bench_accuracy.py [--model DIR] [--out runs/bench-accuracy] [--frames 32] [--split dev]
 """
 
 from __future__ import annotations
@@ -17,33 +18,34 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 
-from fakelens.data.splits import split_files
+from fakelens.data.splits import checkpoint_splits
 from fakelens.evaluate.run import evaluate_manifest
 from fakelens.faces import FacePipeline
 from fakelens.forge import self_blend_photo
 from fakelens.media import load_image
-from fakelens.media.kinds import IMAGE_EXTENSIONS
-from fakelens.models.detector import load_detector
+from fakelens.models.detector import DEFAULT_MODEL, load_detector, resolve_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
 
-def heldout_ffhq() -> list[Path]:
-    """The recipe's test split of FFHQ: never seen in training or checkpoint selection."""
-    recipe = yaml.safe_load((ROOT / "configs" / "sbi-default.yaml").read_text())["data"]
-    files = sorted(p for p in (SHARED / "ffhq-real").rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
-    return split_files(files, recipe.get("val_fraction", 0.1), recipe.get("test_fraction", 0.2))["test"]
+def reference_splits():
+    """The splits the shipped default trained under (its ``splits.json``): every benchmark reads its
+    held-out files from there, never re-deriving them."""
+    return checkpoint_splits(resolve_checkpoint(DEFAULT_MODEL), SHARED)
 
 
-def heldout_stylegan2() -> list[Path]:
-    """The StyleGAN2 faces no recipe trains or validates on: the test share of the NPR recipe's
-    ``fake_dirs`` split (NPR and the SBI+NPR ensemble train and validate on the rest)."""
-    data = yaml.safe_load((ROOT / "configs" / "models" / "npr-sg2.yaml").read_text())["data"]
-    files = sorted(p for p in (SHARED / "stylegan2-fake").rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
-    return split_files(files, data.get("val_fraction", 0.1), data.get("fake_test_fraction", 0.4))["test"]
+def heldout_ffhq(split: str = "dev") -> list[Path]:
+    """FFHQ photos of a held-out split (``dev``: benchmarks report on it; ``final``: read only for a
+    final report): never seen in training or checkpoint selection."""
+    return [p for p in reference_splits().files(split) if "ffhq-real" in p.parts]
+
+
+def heldout_stylegan2(split: str = "dev") -> list[Path]:
+    """StyleGAN2 faces of a held-out split of the default's ``fake_dirs`` (NPR and the ensemble train
+    and validate on the rest)."""
+    return [p for p in reference_splits().files(split, "fakes") if "stylegan2-fake" in p.parts]
 
 
 def write_manifest(path: Path, rows: list[dict]) -> Path:
@@ -96,6 +98,12 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-accuracy")
     ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument(
+        "--split",
+        choices=("dev", "final"),
+        default="dev",
+        help="held-out split: dev (reported, may guide choices) or final (read only for a final report)",
+    )
     args = ap.parse_args()
     if not SHARED.is_dir():
         raise SystemExit(f"needs ../shared/data beside the repository ({SHARED} not found)")
@@ -103,9 +111,9 @@ def main() -> None:
     # manifests hold absolute paths (relative ones would resolve against the manifest's folder)
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
-    reals = heldout_ffhq()
+    reals = heldout_ffhq(args.split)
     fakes = sbi_fakes(reals, args.out / "sbi-fakes", FacePipeline(detector.face))
-    stylegan = heldout_stylegan2()  # the test share: NPR trains on the rest
+    stylegan = heldout_stylegan2(args.split)  # a held-out share: NPR trains on the rest
     real_rows = [{"path": str(p), "label": "real", "video_id": "", "method": ""} for p in reals]
     suites = {
         "a_sbi_heldout_ffhq": real_rows
@@ -118,8 +126,11 @@ def main() -> None:
     for name, rows in suites.items():
         manifest = write_manifest(args.out / f"{name}.csv", rows)
         results[name] = evaluate_manifest(manifest, args.out / name, model=detector, num_frames=args.frames)
-    (args.out / "summary.json").write_text(json.dumps(results, indent=2))
-    print(f"\nmodel {detector.name} (threshold {detector.threshold:.3f}); frames per video {args.frames}")
+    (args.out / "summary.json").write_text(json.dumps({"split": args.split, **results}, indent=2))
+    print(
+        f"\nmodel {detector.name} (threshold {detector.threshold:.3f}); frames per video {args.frames}; "
+        f"FFHQ/StyleGAN2 split: {args.split}"
+    )
     print(
         f"{'suite':24} {'level':12} {'n':>5} {'real':>5} {'fake':>5} {'AUC':>7} {'AP':>7} {'EER':>7} {'ACC':>7}"
         f"  no_face/error rows"

@@ -34,12 +34,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from bench_accuracy import SHARED, dfdc_rows, heldout_ffhq, heldout_stylegan2
+from bench_accuracy import SHARED, dfdc_rows, heldout_ffhq, heldout_stylegan2, reference_splits
 from rich.console import Console
 from rich.table import Table
 
-from fakelens.data.splits import split_files, split_of
+from fakelens.data.splits import checkpoint_splits
 from fakelens.data.synth import synthesize
+from fakelens.errors import ConfigError
 from fakelens.evaluate.protocol_run import run_protocol
 from fakelens.evaluate.protocols import ProtocolConfig, Selection
 from fakelens.models.detector import load_detector, resolve_checkpoint
@@ -51,10 +52,10 @@ def _row(path: str, label: str, dataset: str, method: str | None = None) -> dict
     return {"path": path, "label": label, "dataset": dataset, "method": method, "split": "test"}
 
 
-def build_manifest(out: Path, limit: int | None, seed: int) -> Path:
+def build_manifest(out: Path, limit: int | None, seed: int, split: str = "dev") -> Path:
     """One manifest with dataset/split columns for every test set. Only DFDC rows carry video ids:
     each photo is its own sample, so the other sets get frame-level figures only."""
-    held = heldout_ffhq()[:limit] if limit else heldout_ffhq()
+    held = heldout_ffhq(split)[:limit] if limit else heldout_ffhq(split)
     reals_dir = out / "heldout-ffhq"
     reals_dir.mkdir(parents=True, exist_ok=True)
     for p in held:  # synth reads a folder: link the held-out split into one
@@ -74,21 +75,24 @@ def build_manifest(out: Path, limit: int | None, seed: int) -> Path:
         rows.append(row | {"aligned": r["aligned"]})  # scored as the crops they are, not re-detected
     for p in held:  # StyleGAN2 vs the held-out FFHQ photos: whole 256 px images on both sides
         rows.append(_row(str(p), "real", "sg2-vs-ffhq"))
-    sg2 = heldout_stylegan2()
+    sg2 = heldout_stylegan2(split)
     rows += [_row(str(p), "fake", "sg2-vs-ffhq", "stylegan2") for p in (sg2[:limit] if limit else sg2)]
     for r in dfdc_rows():
         rows.append({**r, "dataset": "dfdc", "split": "test", "video_id": f"dfdc/{r['video_id']}"})
-    rows += grayscale_rows(out, limit, seed)
+    rows += grayscale_rows(out, limit, seed, split)
     path = out / "manifest.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
 
-def grayscale_rows(out: Path, limit: int | None, seed: int) -> list[dict]:
+def grayscale_rows(out: Path, limit: int | None, seed: int, split: str = "dev") -> list[dict]:
     """SBI fakes of AT&T faces of held-out *people* (split by identity folder) vs the same real crops,
     all turned to grayscale after blending (SBI's colour jitter would otherwise tell them apart): what
     a near-infrared or grayscale camera would hand a detector."""
-    people = sorted(d for d in (SHARED / "att-faces").iterdir() if d.is_dir() and split_of(d.name) == "test")
+    rule = reference_splits().rule  # the same group rule, applied to people (one folder each)
+    people = sorted(
+        d for d in (SHARED / "att-faces").iterdir() if d.is_dir() and rule.assign(d.name) == split
+    )
     files = [p for d in people for p in sorted(d.glob("*.pgm"))]
     files = files[:limit] if limit else files
     src = out / "att-heldout"
@@ -139,7 +143,28 @@ def seen_sets(cfg: dict) -> set[str]:
     seen = {"sbi"} if any(d.get("sbi", True) for d in data) else set()
     if any("stylegan2" in str(f) for d in data for f in d.get("fake_dirs", [])):
         seen.add("stylegan2")
+    # the quality method trains on FreDA'd fakes (recipe ``method.name``; ``train.strategy`` before)
+    methods = [(r.get("method") or {}).get("name") or (r.get("train") or {}).get("strategy") for r in recipes]
+    if "quality" in methods:
+        seen.add("freda")
     return seen
+
+
+def check_unseen(model: str | None, manifest: Path) -> None:
+    """A benchmarked model must not have trained or selected on any test file: checked against its
+    own ``splits.json`` where it has one (a zoo model from ``runs/``, a shipped model)."""
+    try:
+        own = checkpoint_splits(resolve_checkpoint(model), SHARED)
+    except ConfigError:
+        print(f"note: {model or 'default'} has no splits.json: its training files cannot be checked")
+        return
+    used = {p.resolve() for k in ("train", "val") for kind in ("reals", "fakes") for p in own.files(k, kind)}
+    tested = {Path(json.loads(line)["path"]).resolve() for line in manifest.read_text().splitlines()}
+    leaked = used & tested
+    if leaked:
+        raise SystemExit(
+            f"{model}: {len(leaked)} test files were in its train/val splits (e.g. {min(leaked)})"
+        )
 
 
 def benchmark(model: str | None, manifest: Path, out: Path, args) -> dict:
@@ -148,13 +173,16 @@ def benchmark(model: str | None, manifest: Path, out: Path, args) -> dict:
     if args.tta:  # opt-in ACMF test-time adaptation: adapts to each unlabelled test batch
         from fakelens.evaluate.tta import AttentionConsistencyTTA, source_pairs
 
-        files = split_files(sorted((SHARED / "ffhq-real").glob("*.png")))["train"]  # the training share only
+        files = [
+            p for p in reference_splits().files("train") if "ffhq-real" in p.parts
+        ]  # training share only
         src = out / "tta-source"
         src.mkdir(parents=True, exist_ok=True)
         for f in files[:64]:
             if not (src / f.name).exists():
                 (src / f.name).symlink_to(f.resolve())
         detector = AttentionConsistencyTTA.wrap(detector, source_pairs(src, detector.face))
+    check_unseen(model, manifest)
     cfg = protocol(manifest).model_copy(update={"num_frames": args.frames})
     summary = run_protocol(cfg, out / "protocol", model=detector)
     rows = summary["rows"]
@@ -168,6 +196,7 @@ def benchmark(model: str | None, manifest: Path, out: Path, args) -> dict:
         "unseen_sets": [n for n in UNSEEN if n not in seen],
         "unseen_auc": mean([n for n in UNSEEN if n not in seen]),
         "seen_sets": sorted(seen),
+        "split": args.split,
         "training_seconds": training_seconds(detector.config, resolve_checkpoint(model) if model else None),
         "seconds": round(time.time() - t0, 1),
     }
@@ -219,9 +248,15 @@ def main() -> None:
     ap.add_argument(
         "--tta", action="store_true", help="ACMF test-time adaptation (opt-in; uses unlabelled test batches)"
     )
+    ap.add_argument(
+        "--split",
+        choices=("dev", "final"),
+        default="dev",
+        help="held-out split: dev (reported, may guide choices) or final (read only for a final report)",
+    )
     args = ap.parse_args()
     out = args.out.absolute()
-    manifest = build_manifest(out, args.limit, args.seed)
+    manifest = build_manifest(out / args.split, args.limit, args.seed, args.split)
     models = args.model.split(",") if args.model else [None]
     console = Console()
     results = []

@@ -29,6 +29,8 @@ def accuracy_table(summary: dict) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for name, res in summary.items():
+        if not isinstance(res, dict) or "metrics" not in res:  # e.g. "split"
+            continue
         for level in ("frame_level", "video_level"):
             m = res["metrics"].get(level)
             if m:
@@ -55,10 +57,11 @@ def network_lines(name: str, cfg: dict, training: dict | None) -> list[str]:
             f"{training.get('val_ready_made_fakes', 0)} more for validation, {data.get('fake_test_fraction', 0):.0%} "
             "held out for benchmarks)"
         )
-    strategy = (training.get("strategy") or {}).get("name", "plain")
+    # training.method since the method plugins; training.strategy in older checkpoints
+    method = (training.get("method") or training.get("strategy") or {}).get("name", "plain")
     return [
         f"- `{name}` (`{model.get('architecture', cfg.get('architecture'))}`, input {model.get('input_size')} px, "
-        f"{'ImageNet start' if model.get('pretrained') else 'from scratch'}, strategy `{strategy}`): "
+        f"{'ImageNet start' if model.get('pretrained') else 'from scratch'}, method `{method}`): "
         f"{training['train_faces']} real FFHQ faces; fakes: {'; '.join(fakes)}. Validation: {training['val_faces']} "
         f"other real faces and their fakes ({training.get('selection', '')}). AdamW lr {tr.get('lr')}, "
         f"{tr.get('pairs_per_batch')} reals per batch, best epoch {training['best_epoch']}, "
@@ -182,13 +185,15 @@ def main() -> None:
     ]
     if cross:
         lines += [
-            "Measured by `python benchmarks/bench_cross_manipulation.py` (held-out FFHQ identities):",
+            "Measured by `python benchmarks/bench_cross_manipulation.py` (held-out FFHQ identities, "
+            f"`{cross.get('split', 'dev')}` split):",
             "",
         ]
         lines += cross_table(cross) + [""]
     if acc:
         lines += [
-            "Measured by `python benchmarks/bench_accuracy.py` (same face pipeline as `fakelens scan`):",
+            "Measured by `python benchmarks/bench_accuracy.py` (same face pipeline as `fakelens scan`; "
+            f"`{acc.get('split', 'dev')}` split):",
             "",
         ]
         lines += [accuracy_table(acc), ""]
@@ -211,7 +216,14 @@ def main() -> None:
             f"{speed['s_per_10s_1080p']['fakelens']:.2f} s per 10 s 1080p clip ({speed['speedup_video']:.1f}x).",
             "",
         ]
-    lines += ["## Limits"]
+    lines += [
+        "Held-out splits: `dev` (benchmarks report on it; recipe choices may have looked at it) and `final` "
+        "(read only for a final report), both from the model's `splits.json`. They are the two halves of what "
+        "was one `test` split until 2026-12, on which the NPR hard-negative recipe and this default were chosen: "
+        "figures of models chosen before then are not pristine on `final` either.",
+        "",
+        "## Limits",
+    ]
     if cross:
         dfdc = next((r for r in cross["rows"] if r["test"] == "dfdc" and r["level"] == "video_level"), None)
         if dfdc and dfdc["auc"] is not None and dfdc["auc"] < 0.9:

@@ -43,14 +43,18 @@ def test_dfdc_clip_is_sampled_over_its_whole_duration(shared_data, default_detec
 def test_shipped_default_flags_held_out_stylegan2_faces_but_not_held_out_ffhq_photos(
     shared_data, default_detector
 ):
-    """The default's GAN member at work, on images no recipe trained or validated on (the test
-    shares of the same file-name split the recipes use: 20 % of FFHQ, 40 % of StyleGAN2)."""
-    from fakelens.data.splits import split_files
+    """The default's GAN member at work, on images no recipe trained or validated on: the ``dev``
+    split of the default's own ``splits.json`` (FFHQ photos and StyleGAN2 faces)."""
+    from fakelens.data.splits import checkpoint_splits
     from fakelens.evaluate import rates_at_threshold, roc_auc
+    from fakelens.models.detector import resolve_checkpoint
     from fakelens.scan import scan_paths
 
-    reals = split_files(sorted((shared_data / "ffhq-real").glob("*.png")), 0.1, 0.2)["test"][:12]
-    fakes = split_files(sorted((shared_data / "stylegan2-fake").glob("*.png")), 0.1, 0.4)["test"][:12]
+    splits = checkpoint_splits(resolve_checkpoint(), shared_data)
+    reals = splits.files("dev")[:12]
+    fakes = splits.files("dev", "fakes")[:12]
+    used = {p for k in ("train", "val") for kind in ("reals", "fakes") for p in splits.files(k, kind)}
+    assert len(reals) == len(fakes) == 12 and not used & set(reals + fakes)
     records = scan_paths(reals + fakes, None, model=default_detector, progress=False)
     scores = [r.score for r in records]
     labels = [0] * len(reals) + [1] * len(fakes)

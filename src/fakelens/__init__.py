@@ -12,8 +12,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "create_model": "fakelens.models.registry",
     "list_models": "fakelens.models.registry",
-    "load_detector": "fakelens.models.detector",
+    "load_detector": "fakelens.models.loading",
     "Detector": "fakelens.models.detector",
+    "Scorer": "fakelens.models.scorer",
     "FacePipeline": "fakelens.faces.pipeline",
     "FaceConfig": "fakelens.faces.pipeline",
     "scan_paths": "fakelens.scan.api",

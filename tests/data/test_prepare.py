@@ -188,7 +188,7 @@ def test_cli_prepare_bad_path_and_empty_dataset(tmp_path, generic_tree):
     res = runner.invoke(
         app, ["prepare", str(tmp_path / "empty"), "--layout", "bogus", "--out", str(tmp_path / "o")]
     )
-    assert res.exit_code == 2 and "unknown layout 'bogus'" in res.output
+    assert res.exit_code == 2 and "--layout 'bogus' is not one of" in res.output
 
 
 @pytest.mark.parametrize(("n", "count"), [(4, 32), (2, 3), (10, 3), (100, 32), (33, 32), (1, 5)])

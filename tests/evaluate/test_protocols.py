@@ -218,3 +218,60 @@ def test_shipped_protocol_configs_expand_on_a_matching_manifest(tmp_path, path):
 
 def test_shipped_protocol_configs_exist():
     assert len(_SHIPPED) >= 8
+
+
+def test_leave_one_method_out_folds_train_on_their_own_fakes(tmp_path, astronaut):
+    """Each fold's training set holds the fakes of the methods it keeps (not only reals + SBI), so
+    two folds train different models."""
+    import cv2
+    import numpy as np
+    import yaml
+    from safetensors.numpy import load_file
+
+    h, w = astronaut.shape[:2]
+    looks = {  # a 'method' is a visible processing of the photo
+        None: lambda im: im,
+        "blocky": lambda im: cv2.resize(
+            cv2.resize(im, (w // 6, h // 6)), (w, h), interpolation=cv2.INTER_NEAREST
+        ),
+        "tinted": lambda im: np.clip(im.astype(int) + [60, -40, 0], 0, 255).astype(np.uint8),
+    }
+    rows = []
+    for split in ("train", "val", "test"):
+        for i in range(2):
+            m = np.array([[0.7 + 0.05 * i, 0, 15 * i], [0, 0.7 + 0.05 * i, 10]], np.float32)
+            base = cv2.warpAffine(astronaut, m, (int(w * 0.8), int(h * 0.8)), borderMode=cv2.BORDER_REFLECT)
+            for method, look in looks.items():
+                name = f"{method or 'real'}-{split}{i}.png"
+                cv2.imwrite(str(tmp_path / name), np.ascontiguousarray(look(base)[..., ::-1]))
+                rows.append(_row(name, int(method is not None), "d", method, f"{method}{split}{i}", split))
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "name": "tiny-lomo",
+                "model": {
+                    "architecture": "tiny-cnn",
+                    "pretrained": False,
+                    "input_size": 64,
+                    "drop_rate": 0.0,
+                },
+                "data": {"real_dirs": [str(tmp_path)], "cache_dir": str(tmp_path / "cache")},
+                "train": {"epochs": 1, "pairs_per_batch": 2, "num_workers": 0, "patience": 1},
+                "face": {"crop": {"size": 96}},
+            }
+        )
+    )
+    cfg = _config(tmp_path, rows, kind="cross_manipulation", train_datasets=["d"])
+    summary = run_protocol(cfg, tmp_path / "run", train_recipe=recipe, progress=False)
+    folds = {p["fold"]: Path(p["folder"]) / "train" for p in summary["folds"]}
+    assert len(folds) == 2
+    trained = {}
+    for fold, run in folds.items():
+        splits = json.loads((run / "splits.json").read_text())
+        trained[fold] = {Path(p).name.split("-")[0] for p in splits["fakes"]["train"]}
+        meta = json.loads((run / "model" / "config.json").read_text())
+        assert meta["training"]["train_ready_made_fakes"] == 2
+    assert sorted(map(sorted, trained.values())) == [["blocky"], ["tinted"]]
+    a, b = (load_file(str(run / "model" / "weights.safetensors")) for run in folds.values())
+    assert any(not np.array_equal(a[k], b[k]) for k in a)

@@ -54,3 +54,43 @@ def test_aligned_crops_are_scored_as_they_are_and_faces_of_a_frame_are_one_sampl
     assert np.allclose([s["a3_0"], s["a3_1"], s["a5"], s["b"]], direct, atol=1e-5)
     video = result["metrics"]["video_level"]
     assert (video["n_real"], video["n_fake"]) == (1, 1)
+
+
+def test_video_level_score_is_the_scan_video_score(demo_dir, tiny_detector, monkeypatch):
+    """Manifest-free: the frame scores a scan gives a video, aggregated as ``evaluate`` does, give
+    the scan's own video score (not their plain mean), and the metrics name the rule."""
+    from fakelens.evaluate.metrics import aggregate_by_video, evaluation_report
+    from fakelens.scan.scanner import Scanner, ScanOptions, frame_scores_of
+
+    pattern = iter([0.0, 0.9, 0.9, 0.9, 0.9, 0.9, 1.0, 0.9, 0.0, 1.0] * 10)
+    monkeypatch.setattr(
+        tiny_detector, "predict_proba", lambda crops: np.array([next(pattern) for _ in crops])
+    )
+    result = Scanner(tiny_detector, ScanOptions(num_frames=10)).scan_file(demo_dir / "astronaut-pan.mp4")
+    frames = np.array([score for _, score in frame_scores_of(result.faces).values()])
+    assert len(frames) >= 5 and abs(frames.mean() - result.record.score) > 0.01  # the rules differ here
+    _, labels, video_scores = aggregate_by_video(["clip"] * len(frames), [1] * len(frames), frames)
+    assert video_scores.tolist() == pytest.approx([result.record.score], abs=1e-9)
+    report = evaluation_report([1] * len(frames), frames, ["clip"] * len(frames))
+    assert report["video_level"]["rule"] == result.record.rule
+
+
+def test_a_failing_model_stops_the_evaluation(tmp_path, demo_dir, tiny_detector, monkeypatch):
+    """A model that raises is not a row of unreadable files (AUC on the survivors): it stops the run."""
+    from fakelens.scan import ModelFailure
+
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(tmp_path / "crop.png")
+    manifest = tmp_path / "m.jsonl"
+    rows = [
+        {"path": str(demo_dir / "astronaut.png"), "label": 0},
+        {"path": "crop.png", "label": 1, "aligned": tiny_detector.face.fingerprint()},
+    ]
+
+    def fail(crops):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(tiny_detector, "predict_proba", fail)
+    for chosen in (rows[:1], rows[1:]):  # through the scanner, and aligned crops scored as they are
+        manifest.write_text("".join(json.dumps(r) + "\n" for r in chosen))
+        with pytest.raises(ModelFailure, match="RuntimeError: out of memory"):
+            evaluate_manifest(manifest, tmp_path / "out", model=tiny_detector, progress=False)

@@ -41,3 +41,19 @@ def test_tta_needs_a_source_folder(tmp_path):
     manifest.write_text("path,label\nx.png,real\n")
     result = CliRunner().invoke(app, ["evaluate", str(manifest), "--tta", "acmf"])
     assert result.exit_code != 0 and "--tta-source" in result.output
+
+
+def test_tta_source_from_a_run_uses_its_training_reals_only(tmp_path, tiny_detector, source_dir):
+    """README's example once adapted against a whole FFHQ folder, test identities included: a run
+    folder (its splits.json) gives the training share and nothing else."""
+    import json
+
+    files = sorted(source_dir.iterdir())
+    held_out = tmp_path / "held-out.png"
+    held_out.write_bytes(b"not an image: reading it would fail")
+    splits = {"format": "fakelens-splits-2", "rule": {}, "reals": {"train": [str(f) for f in files]}}
+    splits["reals"]["dev"] = [str(held_out)]
+    (tmp_path / "splits.json").write_text(json.dumps(splits))
+    assert len(source_pairs(tmp_path, tiny_detector.face)) == len(
+        source_pairs(source_dir, tiny_detector.face)
+    )

@@ -115,7 +115,7 @@ def test_checkpoint_without_export_is_exported_once_to_the_cache(tmp_path, onnx_
     ck = _tiny(tmp_path / "ck", seed=1)
     det = load_detector(ck, backend="onnx")
     assert det.onnx_path.is_relative_to(cache_root()) and det.onnx_path.is_file()
-    assert det._model is None and det.can_explain  # PyTorch loads only when a heat map is asked for
+    assert det._torch is None and det.can_explain  # PyTorch loads only when a heat map is asked for
     crop = _crops(1)[0]
     ref = load_detector(ck, backend="torch")
     assert np.allclose(grad_cam(det, crop), grad_cam(ref, crop), atol=1e-5)

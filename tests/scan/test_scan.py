@@ -123,3 +123,61 @@ def test_shipped_model_tells_the_demo_forgery_from_the_real_photo(tmp_path, demo
     )
     real, fake = records
     assert fake.score > real.score
+
+
+def _fail(*_args, **_kwargs):
+    raise RuntimeError("CUDA error: device-side assert triggered")
+
+
+def test_a_failing_model_raises_instead_of_calling_the_file_unreadable(monkeypatch, demo_dir, tiny_detector):
+    from fakelens.scan import ModelFailure
+
+    monkeypatch.setattr(tiny_detector, "predict_proba", _fail)
+    with pytest.raises(
+        ModelFailure, match=r"model failure while scanning '.*astronaut.png': RuntimeError: CUDA"
+    ) as err:
+        Scanner(tiny_detector).scan_file(demo_dir / "astronaut.png")
+    assert isinstance(err.value.__cause__, RuntimeError)
+
+
+def test_a_failing_face_detector_raises_too(monkeypatch, demo_dir, tiny_detector):
+    from fakelens.scan import ModelFailure
+
+    scanner = Scanner(tiny_detector)
+    monkeypatch.setattr(scanner.faces, "extract", _fail)
+    with pytest.raises(ModelFailure):
+        scanner.scan_file(demo_dir / "astronaut.png")
+
+
+def test_read_errors_stay_error_records_and_the_batch_goes_on(
+    monkeypatch, tmp_path, mixed_folder, tiny_detector
+):
+    """Decoder errors that are not the media layer's own (an OSError here) are still the file's."""
+    import fakelens.models.file_scanner as fs
+
+    real_load = fs.load_image
+
+    def flaky(path, *args, **kwargs):
+        if path.name == "photo.png":
+            raise OSError(5, "Input/output error")
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(fs, "load_image", flaky)
+    paths = [mixed_folder / "photo.png", mixed_folder / "broken.png", mixed_folder / "sub" / "photo-sbi.png"]
+    records = scan_paths(paths, tmp_path / "r.jsonl", model=tiny_detector, progress=False)
+    assert [r.verdict for r in records][:2] == ["error", "error"] and records[2].verdict in ("real", "fake")
+    assert records[0].error == f"cannot read '{paths[0]}': Input/output error"
+
+
+def test_empty_folder_is_an_error_record_and_no_media_at_all_is_an_error(tmp_path, demo_dir, tiny_detector):
+    from fakelens.errors import FakelensError
+
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    (tmp_path / "empty" / "notes.txt").write_text("not media")
+    with pytest.raises(FakelensError, match=r"nothing to scan: no image or video files in '.*empty'"):
+        scan_paths([tmp_path / "empty"], None, model=tiny_detector, progress=False)
+    records = scan_paths(
+        [tmp_path / "empty", demo_dir / "astronaut.png"], None, model=tiny_detector, progress=False
+    )
+    assert [r.verdict for r in records][0] == "error" and "nothing to scan in" in records[0].error
+    assert records[1].verdict in ("real", "fake")

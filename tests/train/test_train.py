@@ -9,7 +9,6 @@ import yaml
 
 from fakelens.data.facecache import build_faceset
 from fakelens.data.sbi_dataset import SBIPairs
-from fakelens.data.splits import split_files, split_of
 from fakelens.errors import ConfigError
 from fakelens.faces import FaceConfig
 from fakelens.models.detector import Preprocess, load_detector
@@ -61,17 +60,6 @@ def write_config(tmp_path, real_dir, **train_overrides):
     return path
 
 
-def test_splits_are_stable_and_disjoint(tmp_path):
-    names = [tmp_path / f"img_{i}.png" for i in range(300)]
-    s = split_files(names, val=0.1, test=0.2)
-    assert sum(len(v) for v in s.values()) == 300
-    assert 30 < len(s["test"]) < 90 and 10 < len(s["val"]) < 50
-    # adding files never moves an existing file to another split
-    s2 = split_files(names + [tmp_path / "new.png"], val=0.1, test=0.2)
-    assert set(s["test"]) <= set(s2["test"]) and set(s["train"]) <= set(s2["train"])
-    assert split_of("img_3.png") == split_of("img_3.png")
-
-
 def test_train_writes_checkpoint_config_and_metrics_then_resumes(tmp_path, real_dir):
     recipe = write_config(tmp_path, real_dir)
     cfg = TrainConfig.from_yaml(recipe)
@@ -104,13 +92,13 @@ def test_training_is_seeded(tmp_path, real_dir):
 def test_sbi_pairs_are_deterministic_per_epoch(real_dir, tmp_path):
     faces = build_faceset(sorted(real_dir.glob("face_*.png"))[:3], FaceConfig(), tmp_path)
     ds = SBIPairs(faces, Preprocess(64), seed=1)
-    x1, y1, idx = ds[0]
-    x2, _, _ = ds[0]
-    assert idx.tolist() == [0, 0]
-    assert x1.shape == (2, 3, 64, 64) and y1.tolist() == [0.0, 1.0]
-    assert np.array_equal(x1.numpy(), x2.numpy())
+    a, b = ds[0], ds[0]
+    assert a["index"].tolist() == [0, 0] and a["kind"].tolist() == [0, 1]
+    assert a["variant"].tolist() == [-1, -1]  # drawn afresh: no fixed fake
+    assert a["image"].shape == (2, 3, 64, 64) and a["label"].tolist() == [0.0, 1.0]
+    assert np.array_equal(a["image"].numpy(), b["image"].numpy())
     ds.set_epoch(1)
-    assert not np.array_equal(ds[0][0].numpy(), x1.numpy())
+    assert not np.array_equal(ds[0]["image"].numpy(), a["image"].numpy())
 
 
 def test_config_errors_are_one_line(tmp_path, real_dir):
@@ -147,21 +135,26 @@ def test_resume_continues_exactly_where_an_interrupted_run_stopped(tmp_path, rea
     assert all(np.allclose(a[k].numpy(), b[k].numpy(), atol=1e-6) for k in a)
 
 
-def test_train_from_a_manifest_uses_its_train_and_val_reals_only(tmp_path, real_dir):
+def test_train_from_a_manifest_uses_its_train_and_val_rows_fakes_included(tmp_path, real_dir, fake_dir):
+    """Label-1 rows are ready-made fakes (a protocol fold's forgeries), not dropped; rows of other
+    splits are never read."""
     files = sorted(real_dir.glob("face_*.png"))
+    gans = sorted(fake_dir.glob("*.png"))
     rows = [{"path": str(p), "label": 0, "split": "train" if i < 8 else "val"} for i, p in enumerate(files)]
     rows += [
-        {"path": str(files[0]), "label": 1, "split": "train"},
-        {"path": "held-out.png", "label": 0, "split": "test"},
+        {"path": str(p), "label": 1, "split": "train" if i < 3 else "val"} for i, p in enumerate(gans[:5])
     ]
+    rows += [{"path": "held-out.png", "label": 0, "split": "test"}]
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     recipe = write_config(tmp_path, real_dir, epochs=1)
     overrides = {"data.real_dirs": [], "data.manifest": str(manifest)}
     cfg = TrainConfig.from_yaml(recipe, overrides)
-    train(cfg)
+    folder = train(cfg)
     splits = json.loads((tmp_path / "run" / "splits.json").read_text())
-    assert len(splits["train"]) == 8 and len(splits["val"]) == 4 and splits["test"] == []
+    assert len(splits["reals"]["train"]) == 8 and len(splits["reals"]["val"]) == 4
+    assert splits["fakes"]["train"] == [str(p) for p in gans[:3]] and len(splits["fakes"]["val"]) == 2
+    assert json.loads((folder / "config.json").read_text())["training"]["train_ready_made_fakes"] == 3
     with pytest.raises(ConfigError, match="exactly one"):
         TrainConfig.from_yaml(recipe, {"data.manifest": str(manifest)})
 
@@ -207,14 +200,14 @@ def test_ready_made_fakes_train_npr_and_the_checkpoint_is_calibrated(tmp_path, r
     }
     folder = train(TrainConfig.from_yaml(recipe, overrides))
     splits = json.loads((tmp_path / "run" / "splits.json").read_text())
-    fakes = [set(splits[f"fakes_{k}"]) for k in ("train", "val", "test")]
-    assert all(fakes[:2]) and not (fakes[0] & fakes[1] or fakes[0] & fakes[2] or fakes[1] & fakes[2])
+    fakes = [set(splits["fakes"][k]) for k in ("train", "val", "dev", "final")]
+    assert all(fakes[:2]) and sum(map(len, fakes)) == len(set().union(*fakes))  # disjoint
     meta = json.loads((folder / "config.json").read_text())
     assert meta["model_kwargs"] == {"drop_rate": 0.0, "width": 0.25}
     assert meta["training"]["train_ready_made_fakes"] == len(fakes[0])
     assert meta["calibration"]["temperature"] > 0 and "ece_after" in meta["calibration"]
     assert load_detector(folder, backend="torch").model.scale == pytest.approx(meta["calibration"]["scale"])
-    with pytest.raises(ConfigError, match="fake_dirs must name"):
+    with pytest.raises(ConfigError, match="with sbi: false"):
         TrainConfig.from_yaml(recipe, {"data.sbi": False})
 
 
@@ -258,50 +251,33 @@ def test_ensemble_stacks_members_on_validation_data_and_exports(tmp_path, real_d
     assert result.exit_code != 0 and "at least two" in result.output
 
 
-def test_acmf_strategy_takes_a_stage1_teacher_and_records_itself(tmp_path, real_dir):
-    recipe = write_config(tmp_path, real_dir, epochs=2, strategy="acmf")
-    folder = train(TrainConfig.from_yaml(recipe, {"acmf.stage1_epochs": 1}))
-    assert (tmp_path / "run" / "acmf-teacher.safetensors").is_file()
+def test_acmf_method_takes_a_stage1_teacher_records_itself_and_resumes_it(tmp_path, real_dir):
+    from safetensors.torch import load_file
+
+    recipe = write_config(tmp_path, real_dir, epochs=2)
+    folder = train(TrainConfig.from_yaml(recipe, {"method.name": "acmf", "method.stage1_epochs": 1}))
+    state = load_file(str(tmp_path / "run" / "last" / "method.safetensors"))  # the teacher, for a resume
+    assert state and all(k.startswith("teacher.") for k in state)
     meta = json.loads((folder / "config.json").read_text())
-    assert (
-        meta["training"]["strategy"]["name"] == "acmf" and meta["training"]["strategy"]["stage1_epochs"] == 1
-    )
-
-
-def test_quality_curriculum_rates_fakes_paces_and_freda_s_the_easy_ones(tmp_path, real_dir):
-    from fakelens.train.quality import STATE, QualityCurriculum
-
-    recipe = write_config(tmp_path, real_dir, epochs=3, strategy="quality")
-    cfg = TrainConfig.from_yaml(recipe, {"quality.easy_share": 0.5})
-    folder = train(cfg)
-    z = np.load(tmp_path / "run" / STATE)
-    assert np.isfinite(z["static"]).all() and (~np.isnan(z["dynamic"])).any()
-    meta = json.loads((folder / "config.json").read_text())
-    assert meta["training"]["strategy"]["name"] == "quality"
-    # pacing: uniform in the first epoch, tilted towards high-FQS (hard) fakes in the last
-    q = QualityCurriculum(cfg, tmp_path)
-    q.static, q.dynamic = np.arange(8.0), np.arange(8.0)
-    first, last = np.bincount(q.order(0, 8) * 50, minlength=8), None
-    draws = [i for e in range(200) for i in q.order(2, 8)]
-    last = np.bincount(draws, minlength=8)
-    assert first.max() <= 8 * 50 and last[7] > 2 * last[0]
+    assert meta["training"]["method"]["name"] == "acmf" and meta["training"]["method"]["stage1_epochs"] == 1
+    assert meta["training"]["recipe"]["method"]["radius"] == 5  # the recipe records the defaults too
 
 
 def test_easy_items_get_freda_fakes(real_dir, tmp_path):
     faces = build_faceset(sorted(real_dir.glob("face_*.png"))[:2], FaceConfig(), tmp_path)
     ds = SBIPairs(faces, Preprocess(64), seed=1, augment=False)
     plain = ds.item(0)[1]
-    ds.freda_items = frozenset({0})
+    ds.plan(freda={0})
     mixed = ds.item(0)[1]
     assert mixed.shape == plain.shape and not np.array_equal(mixed, plain)
     assert np.array_equal(ds.item(1)[1], SBIPairs(faces, Preprocess(64), seed=1, augment=False).item(1)[1])
 
 
-def test_lsda_strategy_trains_and_records_itself(tmp_path, real_dir):
-    recipe = write_config(tmp_path, real_dir, epochs=1, strategy="lsda")
-    folder = train(TrainConfig.from_yaml(recipe))
+def test_lsda_method_trains_and_records_itself(tmp_path, real_dir):
+    recipe = write_config(tmp_path, real_dir, epochs=1)
+    folder = train(TrainConfig.from_yaml(recipe, {"method.name": "lsda"}))
     meta = json.loads((folder / "config.json").read_text())
-    assert meta["training"]["strategy"] == {
+    assert meta["training"]["method"] == {
         "name": "lsda",
         "weight": 0.5,
         "noise": 0.5,
@@ -312,10 +288,10 @@ def test_lsda_strategy_trains_and_records_itself(tmp_path, real_dir):
 @pytest.mark.parametrize(
     ("overrides", "name"),
     [
-        ({"train.strategy": "fidelity"}, "fidelity"),
+        ({"method.name": "fidelity"}, "fidelity"),
         (
             {
-                "train.strategy": "hierarchical",
+                "method.name": "hierarchical",
                 "model.architecture": "hfc-mffd",
                 "model.kwargs": {"input_size": 64, "dim": 32},
             },
@@ -323,7 +299,7 @@ def test_lsda_strategy_trains_and_records_itself(tmp_path, real_dir):
         ),
     ],
 )
-def test_fidelity_and_hierarchical_strategies_train(tmp_path, real_dir, fake_dir, overrides, name):
+def test_fidelity_and_hierarchical_methods_train(tmp_path, real_dir, fake_dir, overrides, name):
     recipe = write_config(tmp_path, real_dir, epochs=1)
     folder = train(
         TrainConfig.from_yaml(
@@ -331,7 +307,7 @@ def test_fidelity_and_hierarchical_strategies_train(tmp_path, real_dir, fake_dir
         )
     )
     meta = json.loads((folder / "config.json").read_text())
-    assert meta["training"]["strategy"]["name"] == name
+    assert meta["training"]["method"]["name"] == name
     assert len(load_detector(folder, backend="torch").predict_proba([np.zeros((96, 96, 3), np.uint8)])) == 1
 
 
@@ -346,8 +322,9 @@ def test_ready_made_fakes_are_paired_with_untouched_reals(real_dir, fake_dir, tm
     assert np.array_equal(images[2], faces.crops[0]) and any(
         np.array_equal(images[3], f) for f in fakes.crops
     )
-    x, y, idx = ds[0]
-    assert x.shape[0] == 4 and y.tolist() == [0.0, 1.0, 0.0, 1.0] and idx.tolist() == [0, 0, 0, 0]
+    item = ds[0]
+    assert item["image"].shape[0] == 4 and item["label"].tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert item["kind"].tolist() == [0, 1, 0, 2] and item["index"].tolist() == [0, 0, 0, 0]
 
 
 def test_soft_reals_augmentation_softens_only_real_faces(real_dir, fake_dir, tmp_path):

@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from fakelens.cli._common import VERDICT_STYLE, app, err_console, one_line_errors, out_console
+from fakelens.cli._common import VERDICT_STYLE, app, err_console, one_line_errors, out_console, print_error
+from fakelens.cli.choices import Backend, choice
 
 
 @app.command()
@@ -33,14 +34,23 @@ def scan(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")] = False,
     backend: Annotated[
-        str, typer.Option(help="torch, onnx (ONNX Runtime) or auto (onnx when installed).")
-    ] = "auto",
+        Backend,
+        choice(Backend, "--backend", help="torch, onnx (ONNX Runtime) or auto (onnx when installed)."),
+    ] = Backend.auto,
 ):
-    """Scan PATHS; one JSONL record per face and per file; a summary table at the end."""
+    """Scan PATHS; one JSONL record per face and per file; a summary table at the end.
+
+    An unreadable file, a missing path or a folder without media gets an error record and an 'error:' line.
+
+    Exit status: 0 every file scanned; 1 some could not be read (the other results are kept); 2 stopped.
+
+    The run stops (2) when there is nothing to scan, on a bad option, or when the model itself fails.
+    """
     from fakelens.models.detector import load_detector
-    from fakelens.scan.api import scan_paths
+    from fakelens.scan.api import collect_inputs, scan_paths
     from fakelens.scan.scanner import ScanOptions
 
+    collect_inputs(paths)  # nothing to scan fails now, before the model loads
     detector = load_detector(model, backend=backend)
     if report is not None and not getattr(detector, "can_explain", True):
         detector.model  # noqa: B018 - raises the one-line reason before any file is scanned
@@ -57,8 +67,22 @@ def scan(
         progress=not quiet,
         console=err_console,
     )
-    if quiet:
-        return
+    if not quiet:
+        out_console.print(_scan_table(records, detector))
+    failed = [r for r in records if r.verdict == "error"]
+    for r in failed:  # on stderr even with -q: a script must not miss them
+        print_error(r.error or f"cannot read '{r.file}'")
+    if not quiet:
+        not_read = f", {len(failed)} could not be read" if failed else ""
+        err_console.print(
+            f"{len(records)} file(s) scanned{not_read}; records in {out}"
+            + (f"; report in {report}" if report else "")
+        )
+    if failed:
+        raise typer.Exit(1)
+
+
+def _scan_table(records, detector) -> Table:
     table = Table(
         title=f"fakelens scan - model {detector.name} ({detector.backend}), threshold {detector.threshold:.3f}"
     )
@@ -75,10 +99,7 @@ def scan(
             str(r.frames),
             Text(note),
         )
-    out_console.print(table)
-    err_console.print(
-        f"{len(records)} file(s) scanned; records in {out}" + (f"; report in {report}" if report else "")
-    )
+    return table
 
 
 @app.command()
@@ -88,8 +109,9 @@ def serve(
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port.")] = 8000,
     model: Annotated[str | None, typer.Option(help="Checkpoint folder or shipped model name.")] = None,
     backend: Annotated[
-        str, typer.Option(help="torch, onnx (ONNX Runtime) or auto (onnx when installed).")
-    ] = "auto",
+        Backend,
+        choice(Backend, "--backend", help="torch, onnx (ONNX Runtime) or auto (onnx when installed)."),
+    ] = Backend.auto,
     max_upload_mb: Annotated[float, typer.Option(min=0.001, help="Largest upload accepted.")] = 100.0,
     max_pixels: Annotated[
         int, typer.Option(min=1, help="Most pixels per image or video frame.")
@@ -150,11 +172,13 @@ def export(
 
 @app.command("models")
 def models_cmd():
-    """List architectures and shipped checkpoints."""
+    """List architectures, training methods and shipped checkpoints."""
     from fakelens.models import list_models
     from fakelens.models.detector import DEFAULT_MODEL, shipped_models
+    from fakelens.models.methods import list_methods
 
     out_console.print("architectures: " + ", ".join(list_models()))
+    out_console.print("training methods (recipe method.name): " + ", ".join(list_methods()))
     for name, folder in shipped_models().items():
         mark = " (default)" if name == DEFAULT_MODEL else ""
         out_console.print(f"shipped: {name}{mark} -> {folder}")

@@ -11,20 +11,23 @@ from rich.table import Table
 from rich.text import Text
 
 from fakelens.cli._common import app, err_console, fmt_metric, one_line_errors, out_console
+from fakelens.cli.choices import SYNTH_METHODS, Backend, Compression, Layout, Metric, Tta, choice, choice_list
 
 
 @app.command()
 @one_line_errors
 def prepare(
     src: Annotated[Path, typer.Argument(help="Root folder of the raw dataset.")],
-    layout: Annotated[str, typer.Option(help="ffpp | celebdf | dfdc | df40 | generic")],
+    layout: Annotated[Layout, choice(Layout, "--layout", help="How SRC is organised.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for faces/, manifest.jsonl, report.")],
     frames: Annotated[int, typer.Option(min=1, help="Frames sampled evenly over each video.")] = 32,
     workers: Annotated[int, typer.Option(min=1, help="Processes, each with its own face pipeline.")] = 2,
     splits: Annotated[
         Path | None, typer.Option(help="Folder with FF++ train/val/test.json (layouts ffpp and df40).")
     ] = None,
-    compression: Annotated[str, typer.Option(help="FF++ quality: raw | c23 | c40.")] = "c23",
+    compression: Annotated[
+        Compression, choice(Compression, "--compression", help="FF++ quality (layouts ffpp, df40).")
+    ] = Compression.c23,
     max_faces: Annotated[int, typer.Option(min=1, help="Faces kept per frame (largest first).")] = 1,
     resume: Annotated[bool, typer.Option(help="Skip items finished by an earlier run into --out.")] = True,
 ):
@@ -33,13 +36,13 @@ def prepare(
 
     s = prepare_dataset(
         src,
-        layout,
+        layout.value,
         out,
         frames=frames,
         workers=workers,
         max_faces=max_faces,
         splits_dir=splits,
-        compression=compression,
+        compression=compression.value,
         resume=resume,
     )
     table = Table(title=f"fakelens prepare - {layout} -> {out}")
@@ -66,8 +69,8 @@ def synth(
     real_dir: Annotated[Path, typer.Argument(help="Folder of real face images (and videos, for vblend).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (PNGs, masks, manifest.jsonl).")],
     methods: Annotated[
-        str, typer.Option(help="Comma-separated: sbi, faceswap, freda, hfmask, vblend.")
-    ] = "sbi,faceswap,freda,hfmask,vblend",
+        str, choice_list(SYNTH_METHODS, "--methods", help=f"Comma-separated, of: {', '.join(SYNTH_METHODS)}.")
+    ] = ",".join(SYNTH_METHODS),
     per_face: Annotated[int, typer.Option(min=1, help="Fakes per real face (or video) and method.")] = 1,
     seed: Annotated[int, typer.Option(help="Fixes every random choice.")] = 0,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N files.")] = None,
@@ -92,7 +95,9 @@ def synth(
 @one_line_errors
 def train(
     config: Annotated[Path, typer.Argument(help="Training recipe (YAML).")],
-    out: Annotated[Path | None, typer.Option(help="Run folder (overrides out_dir in the config).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Run folder (overrides out_dir in the config).")
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from <out>/last if it exists.")] = False,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a config key: train.epochs=3")
@@ -119,11 +124,19 @@ def train(
 
 @app.command()
 @one_line_errors
-def ensemble(config: Annotated[Path, typer.Argument(help="Ensemble recipe (YAML): members, mode, data.")]):
+def ensemble(
+    config: Annotated[Path, typer.Argument(help="Ensemble recipe (YAML): members, mode, data.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (overrides out_dir in the config).")
+    ] = None,
+):
     """Stack trained detectors into one calibrated checkpoint, fitted on the recipe's validation data."""
     from fakelens.train.ensemble import EnsembleConfig, build_ensemble
 
-    folder = build_ensemble(EnsembleConfig.from_yaml(config))
+    cfg = EnsembleConfig.from_yaml(config)
+    if out is not None:
+        cfg.out_dir = out
+    folder = build_ensemble(cfg)
     report = json.loads((folder.parent / "ensemble.json").read_text())
     wins = report.get("val_wins") or [None] * len(report["members"])
     for m, w, c, n in zip(report["members"], report["weights"], report["offsets"], wins, strict=True):
@@ -152,12 +165,18 @@ def evaluate(
         str | None,
         typer.Option(help="Degrade frames first: jpeg:3 (one run); jpeg or all: a robustness run."),
     ] = None,
-    backend: Annotated[str, typer.Option(help="torch, onnx or auto (onnx when installed).")] = "auto",
+    backend: Annotated[
+        Backend, choice(Backend, "--backend", help="torch, onnx or auto (onnx when installed).")
+    ] = Backend.auto,
     tta: Annotated[
-        str | None, typer.Option(help="Test-time adaptation on unlabelled test batches: acmf (opt-in).")
+        Tta | None, choice(Tta, "--tta", help="Test-time adaptation on unlabelled test batches (opt-in).")
     ] = None,
     tta_source: Annotated[
-        Path | None, typer.Option(help="Folder of real training-domain photos that --tta adapts against.")
+        Path | None,
+        typer.Option(
+            help="Real training-domain photos --tta adapts against: a folder, or a run folder / splits.json "
+            "(its training reals)."
+        ),
     ] = None,
 ):
     """Frame- and video-level AUC, AP, EER and accuracy of a model on a labelled manifest."""
@@ -167,15 +186,15 @@ def evaluate(
 
     specs = parse_perturbations(perturb) if perturb is not None else []
     if tta is not None:
-        if tta != "acmf" or tta_source is None:
-            raise ValueError("--tta supports 'acmf' and needs --tta-source DIR (real training-domain photos)")
+        if tta_source is None:
+            raise ValueError("--tta acmf needs --tta-source DIR (real training-domain photos)")
         from fakelens.evaluate.tta import TTA_NOTE, AttentionConsistencyTTA, source_pairs
 
         base = load_detector(model, backend="torch")
         model = AttentionConsistencyTTA.wrap(base, source_pairs(tta_source, base.face))
         err_console.print(f"[yellow]{TTA_NOTE}[/]: not comparable with evaluations without it")
     else:
-        model = load_detector(model, backend=backend)
+        model = load_detector(model, backend=backend.value)
     if len(specs) > 1 or (specs and ":" not in perturb):
         from fakelens.evaluate.robustness import evaluate_robustness, summary_tables
 
@@ -240,7 +259,7 @@ def protocol(
 @one_line_errors
 def report(
     runs: Annotated[list[Path], typer.Argument(help="Run folders of evaluate, protocol or robustness.")],
-    metric: Annotated[str, typer.Option(help="auc, ap, eer or acc.")] = "auc",
+    metric: Annotated[Metric, choice(Metric, "--metric", help="The figure compared.")] = Metric.auc,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Also write <out>.md, <out>.csv and <out>.png.")
     ] = None,
@@ -248,6 +267,7 @@ def report(
     """Compare runs side by side: one column per run, frame- and video-level in separate tables."""
     from fakelens.evaluate.results import compare_runs, comparison_markdown, plot_comparison, write_csv
 
+    metric = metric.value
     names, rows = compare_runs(runs, metric)
     for level in ("frame_level", "video_level"):
         chosen = [r for r in rows if r["level"] == level]

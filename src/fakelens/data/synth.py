@@ -3,9 +3,9 @@
 Every real face is aligned by the same ``FacePipeline`` as scanning (through the cached
 ``build_faceset``); each method then writes its fakes with their masks, and ``manifest.jsonl``
 (readable by ``fakelens evaluate``) gets one line per PNG as soon as it is written. Splits come
-from a hash of the real file's name (``data.splits``), and a face swap only pairs faces of the same
-split, so no face crosses from train to test. Each file counts as its own identity (as in FFHQ):
-several photos of one person in one folder may still land in different splits. Video ids are
+from a hash of the real file's group (``data.splits.group_of``: a file directly in the folder is its
+own identity, as in FFHQ; files in one subfolder - a person, a video's frames - share a split), and a
+face swap only pairs faces of the same split, so no face crosses from train to test. Video ids are
 ``<dataset>/...`` so that two synth sets merged into one manifest never share one. Each (file,
 method, copy) has its own generator seeded from ``seed`` and swap partners are picked by rendezvous
 hashing, so a seed fixes the output and adding files changes an earlier fake only where the new
@@ -175,7 +175,7 @@ def synthesize(
 def _image_forgeries(writer: _Writer, faces, real_dir: Path, methods, per_face, seed, progress) -> None:
     from rich.progress import track
 
-    from fakelens.data.splits import split_of
+    from fakelens.data.splits import group_of, split_of
     from fakelens.forge import face_swap, freda_forgery, mask_high_frequency_pair, self_blend
 
     names = [_name(Path(p), real_dir) for p in faces.paths]
@@ -185,7 +185,7 @@ def _image_forgeries(writer: _Writer, faces, real_dir: Path, methods, per_face, 
         for n, p in zip(names, faces.paths, strict=True)
     ]
     srcs = [Path(p).relative_to(real_dir).as_posix() for p in faces.paths]
-    splits = [split_of(Path(p).name) for p in faces.paths]
+    splits = [split_of(group_of(Path(p), real_dir)) for p in faces.paths]  # frames of a folder stay together
     lone = 0
     for i in track(range(len(names)), description="forging", disable=not progress):
         crop, lm, name, split = faces.crops[i], faces.landmarks[i], names[i], splits[i]
@@ -248,14 +248,18 @@ def _video_faces(path: Path, pipe, num_frames: int):
 def _video_forgeries(writer: _Writer, videos, real_dir: Path, face, per_face, seed, num_frames, progress):
     from rich.progress import track
 
-    from fakelens.data.splits import split_of
+    from fakelens.data.splits import group_of, split_of
     from fakelens.faces.pipeline import FacePipeline
     from fakelens.forge import blend_video
 
     pipe = FacePipeline(face)
     faceless_total = 0
     for path in track(videos, description="blending videos", disable=not progress):
-        name, src, split = _name(path, real_dir), path.relative_to(real_dir).as_posix(), split_of(path.name)
+        name, src, split = (
+            _name(path, real_dir),
+            path.relative_to(real_dir).as_posix(),
+            split_of(group_of(path, real_dir)),
+        )
         try:
             crops, lms, indices, faceless = _video_faces(path, pipe, num_frames)
         except FakelensError as err:

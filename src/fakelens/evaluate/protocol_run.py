@@ -43,7 +43,8 @@ def run_protocol(
 ) -> dict:
     """Evaluate ``model`` (or a model trained per fold from ``train_recipe``) under a protocol."""
     from fakelens.evaluate.run import evaluate_manifest
-    from fakelens.models.detector import Detector, load_detector
+    from fakelens.models.loading import load_detector
+    from fakelens.models.scorer import Scorer
 
     cfg = config if isinstance(config, ProtocolConfig) else ProtocolConfig.from_yaml(config)
     out = Path(out)
@@ -54,7 +55,7 @@ def run_protocol(
     if train_recipe:
         _check_trainable(plans)
 
-    shared = None if train_recipe else (model if isinstance(model, Detector) else load_detector(model))
+    shared = None if train_recipe else (model if isinstance(model, Scorer) else load_detector(model))
     rows: list[dict] = []
     summary = {"protocol": cfg.name, "kind": cfg.kind, "folds": plans, "rows": rows, "models": {}}
     for plan in plans:

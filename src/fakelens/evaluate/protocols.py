@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fakelens.errors import ConfigError, FakelensError
 from fakelens.evaluate.manifest import ManifestRow, read_manifest
-from fakelens.yamlconfig import read_yaml, validate
+from fakelens.yamlconfig import read_config_yaml, validate
 
 # DF40's 40 methods by family (README of YZY-stack/DF40); names normalised by ``_norm``.
 DF40_FAMILIES = {
@@ -130,13 +130,11 @@ class ProtocolConfig(_Strict):
     @classmethod
     def from_yaml(cls, path: str | Path) -> ProtocolConfig:
         path = Path(path)
-        raw = read_yaml(path)
-        if isinstance(raw, dict) and isinstance(raw.get("manifests", raw.get("manifest")), str | list):
-            value = raw.pop("manifests", None) or raw.pop("manifest")
-            raw["manifests"] = [value] if isinstance(value, str) else value
-        cfg = validate(cls, raw, path)
-        cfg.manifests = [m if m.is_absolute() else path.parent / m for m in cfg.manifests]
-        return cfg
+        # base: merged; manifests relative to the file that names them
+        raw = read_config_yaml(path, ["manifests"], aliases={"manifest": "manifests"})
+        if isinstance(raw.get("manifests"), str):
+            raw["manifests"] = [raw["manifests"]]
+        return validate(cls, raw, path)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json", exclude_none=True), sort_keys=False)

@@ -103,7 +103,7 @@ def _markdown(summary: dict) -> str:
     ]
     for level_key, title in (
         ("frame_level", "Frame-level AUC (one sample per frame with a face; frame score = max over faces)"),
-        ("video_level", "Video-level AUC (mean frame score per video)"),
+        ("video_level", "Video-level AUC (video score = 20%-trimmed mean of its frame scores, as in scan)"),
     ):
         table = summary[f"{level_key}_auc"]
         if table is None:
@@ -198,14 +198,15 @@ def evaluate_robustness(
     its error and the run goes on.
     """
     from fakelens.evaluate.run import evaluate_manifest
-    from fakelens.models.detector import Detector, load_detector
+    from fakelens.models.loading import load_detector
+    from fakelens.models.scorer import Scorer
 
     read_manifest(manifest)  # a bad manifest fails now, once, not once per condition
     if isinstance(perturbations, str | Perturbation):
         perturbations = [perturbations]
     specs = ",".join(str(p) for p in perturbations)
     conditions: list[Perturbation | None] = [None, *parse_perturbations(specs, levels)]
-    detector = model if isinstance(model, Detector) else load_detector(model)
+    detector = model if isinstance(model, Scorer) else load_detector(model)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary = {

@@ -1,8 +1,10 @@
 """``fakelens evaluate``: score a labelled manifest through the scan pipeline and write the figures.
 
 Frame-level: every sampled frame with a face is one sample (score = max over its faces). Video-level:
-frame scores averaged per ``video_id`` (a video file without one is its own video). Frames without
-a face and unreadable files are counted in the results, not silently dropped. Aligned crops from
+one score per ``video_id`` (a video file without one is its own video) by the scan's own rule,
+``fakelens.rules.video_score`` (the 20 %-trimmed mean of its frame scores). Frames without a face and
+unreadable files are counted in the results, not silently dropped; a failure of the model stops the
+run (``ModelFailure``) rather than being counted as an unreadable file. Aligned crops from
 ``prepare``/``synth`` in the model's own framing skip detection (see ``_AlignedCrops``).
 """
 
@@ -16,12 +18,13 @@ import numpy as np
 from rich.console import Console
 from rich.progress import Progress, track
 
-from fakelens.errors import FakelensError, unexpected
+from fakelens.errors import FakelensError
 from fakelens.evaluate.manifest import read_manifest
 from fakelens.evaluate.metrics import binary_metrics, evaluation_report
 from fakelens.evaluate.plots import plot_roc, plot_score_histogram
 from fakelens.evaluate.results import write_evaluation_tables
 from fakelens.media import load_image
+from fakelens.models.file_scanner import READ_ERRORS, ModelFailure, read_error_message
 
 
 def evaluate_manifest(
@@ -40,12 +43,14 @@ def evaluate_manifest(
     ``progress`` may be a rich Progress to report into.
     """
     from fakelens.forge.perturb import parse_perturbation
-    from fakelens.models.detector import Detector, load_detector
-    from fakelens.scan.scanner import Scanner, ScanOptions, frame_scores_of
+    from fakelens.models.file_scanner import Scanner, ScanOptions
+    from fakelens.models.loading import load_detector
+    from fakelens.models.scorer import Scorer
+    from fakelens.rules import frame_scores_of
 
     rows = read_manifest(manifest)
     perturbation = None if perturb is None else parse_perturbation(perturb)
-    detector = model if isinstance(model, Detector) else load_detector(model)
+    detector = model if isinstance(model, Scorer) else load_detector(model)
     transform = perturbation.transform() if perturbation else None
     framing = detector.face.fingerprint()  # aligned crops made in this framing are scored as they are
     scanner = Scanner(detector, ScanOptions(num_frames=num_frames, transform=transform))
@@ -168,18 +173,16 @@ class _AlignedCrops:
         self.count = 0
 
     def add(self, row) -> bool:
-        """Queue one crop; False (and an error line) when it cannot be read."""
+        """Queue one crop; False (and an error line) when it cannot be read. Only reading counts as
+        the file's fault: a failing perturbation or model raises, as in scanning."""
         try:
             image = load_image(row.path)
-            image = self.transform(image) if self.transform else image
-        except Exception as err:  # noqa: BLE001 - an evaluation goes on past any single file, as scan does
-            message = (
-                err.message
-                if isinstance(err, FakelensError)
-                else f"cannot read '{row.path}': {unexpected(err)}"
+        except READ_ERRORS as err:  # an evaluation goes on past any unreadable file, as scan does
+            self.fh.write(
+                json.dumps({"path": str(row.path), "error": read_error_message(row.path, err)}) + "\n"
             )
-            self.fh.write(json.dumps({"path": str(row.path), "error": message}) + "\n")
             return False
+        image = self.transform(image) if self.transform else image
         self.pending.append((row, image))
         self.count += 1
         if len(self.pending) >= self.detector.batch_size:
@@ -189,7 +192,12 @@ class _AlignedCrops:
     def _flush(self) -> None:
         if not self.pending:
             return
-        scores = self.detector.predict_proba([image for _, image in self.pending])
+        try:
+            scores = self.detector.predict_proba([image for _, image in self.pending])
+        except FakelensError:
+            raise  # already one line (a model that cannot load): stops the run as it is
+        except Exception as err:
+            raise ModelFailure(self.pending[0][0].path, err) from err
         for (row, _), score in zip(self.pending, scores, strict=True):
             vid = row.video_id or str(row.path)
             frame = row.frame if row.frame is not None else 0

@@ -14,13 +14,15 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from fakelens.models.acmf import attention_consistency, masked_high_frequency, mean_grad_cam
-from fakelens.models.detector import Detector
+from fakelens.models.scorer import Scorer, batched
+from fakelens.models.torch_backend import TorchScorer, pooled_features
 
 TTA_NOTE = "ACMF attention-consistency test-time adaptation: adapts to each unlabelled test batch"
 
@@ -28,12 +30,21 @@ TTA_NOTE = "ACMF attention-consistency test-time adaptation: adapts to each unla
 def source_pairs(
     folder: str | Path, face, limit: int = 64, seed: int = 0
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(real crop, its SBI fake) for up to ``limit`` real photos in ``folder`` (the training domain)."""
+    """(real crop, its SBI fake) for up to ``limit`` real photos of the training domain: a folder of
+    them, or a ``splits.json`` (or the run/checkpoint folder holding one), whose *training* reals are
+    used, so that no held-out face leaks into the adaptation."""
     from fakelens.data.facecache import build_faceset
+    from fakelens.data.splits import SPLITS_FILE, checkpoint_splits, read_splits
     from fakelens.forge.sbi import self_blend
     from fakelens.media.kinds import IMAGE_EXTENSIONS
 
-    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)[:limit]
+    folder = Path(folder)
+    if folder.name == SPLITS_FILE:
+        files = read_splits(folder).files("train")[:limit]
+    elif (folder / SPLITS_FILE).is_file() or (folder.parent / SPLITS_FILE).is_file():
+        files = checkpoint_splits(folder).files("train")[:limit]
+    else:
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)[:limit]
     faces = build_faceset(files, face)
     if len(faces) < 2:
         raise ValueError(f"--tta-source '{folder}': need at least 2 real faces, found {len(faces)}")
@@ -46,37 +57,48 @@ def source_pairs(
 
 
 @dataclass
-class AttentionConsistencyTTA(Detector):
-    source: list = field(default_factory=list)
+class AttentionConsistencyTTA:
+    """A ``Scorer`` wrapping a PyTorch one: each batch is scored by a copy adapted to that batch.
+
+    It holds the trained scorer (``base``), never changes it, and takes its preprocessing, framing,
+    threshold and batch size from it. Heat maps (``model``) show the trained, unadapted network.
+    """
+
+    base: TorchScorer
+    source: list = field(default_factory=list, repr=False)
     steps: int = 1
     lr: float = 1e-3
     flood: float = 0.04
     source_batch: int = 8
     drop: float = 0.1
     seed: int = 0
+    name: str = ""
+    backend: ClassVar[str] = "torch"
+    can_explain: ClassVar[bool] = True
 
-    @classmethod
-    def wrap(cls, detector: Detector, source: list, **options) -> AttentionConsistencyTTA:
-        if detector.backend != "torch":
-            raise ValueError("test-time adaptation needs the torch backend (--backend torch)")
-        tta = cls(
-            model=detector.model,
-            preprocess=detector.preprocess,
-            face=detector.face,
-            threshold=detector.threshold,
-            name=f"{detector.name}+tta-acmf",
-            config=detector.config,
-            source=source,
-            **options,
-        )
-        tta.tta_report = {
+    def __post_init__(self):
+        self.name = self.name or f"{self.base.name}+tta-acmf"
+        self.tta_report = {
             "mode": "acmf",
             "note": TTA_NOTE,
-            "steps": tta.steps,
-            "lr": tta.lr,
-            "source_faces": len(source),
+            "steps": self.steps,
+            "lr": self.lr,
+            "source_faces": len(self.source),
         }
-        return tta
+
+    @classmethod
+    def wrap(cls, detector: Scorer, source: list, **options) -> AttentionConsistencyTTA:
+        if detector.backend != "torch" or not isinstance(getattr(detector, "model", None), torch.nn.Module):
+            raise ValueError("test-time adaptation needs the torch backend (--backend torch)")
+        return cls(base=detector, source=source, **options)
+
+    model = property(lambda self: self.base.model)
+    preprocess = property(lambda self: self.base.preprocess)
+    face = property(lambda self: self.base.face)
+    framing = property(lambda self: self.base.face)
+    config = property(lambda self: self.base.config)
+    threshold = property(lambda self: self.base.threshold)
+    batch_size = property(lambda self: self.base.batch_size)
 
     def _source_batch(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         pick = rng.choice(len(self.source), size=min(self.source_batch, len(self.source)), replace=False)
@@ -84,14 +106,25 @@ class AttentionConsistencyTTA(Detector):
         return self.preprocess.to_tensor(crops), torch.tensor([0.0, 1.0] * len(pick))
 
     def predict_proba(self, crops: list[np.ndarray]) -> np.ndarray:
-        if len(crops) == 0:
-            return np.zeros(0, dtype=np.float32)
-        out = []
-        for i in range(0, len(crops), self.batch_size):
-            out.append(self._adapt_and_score(crops[i : i + self.batch_size], i))
-        return np.concatenate(out)
+        def run(batch, offset):
+            model, target = self._adapt(batch, offset)
+            with torch.inference_mode():
+                return torch.sigmoid(model(target).float()).numpy()
 
-    def _adapt_and_score(self, crops: list[np.ndarray], offset: int) -> np.ndarray:
+        return batched(crops, self.batch_size, run)
+
+    def features(self, crops: list[np.ndarray]) -> np.ndarray:
+        """The adapted copy's pooled features: the same adaptation as ``predict_proba`` (same seeds)."""
+
+        def run(batch, offset):
+            model, target = self._adapt(batch, offset)
+            with torch.inference_mode():
+                return pooled_features(model, target).float().reshape(len(batch), -1).numpy()
+
+        return batched(crops, self.batch_size, run, empty=(0, 0))
+
+    def _adapt(self, crops: list[np.ndarray], offset: int) -> tuple[torch.nn.Module, torch.Tensor]:
+        """A copy of the trained model adapted to this batch, and the batch as network input."""
         rng = np.random.default_rng([self.seed, offset, len(crops)])
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
         model = copy.deepcopy(self.model).eval()  # BatchNorm keeps its statistics: test batches are small
@@ -109,5 +142,4 @@ class AttentionConsistencyTTA(Detector):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-        with torch.inference_mode():
-            return torch.sigmoid(model(target).float()).numpy()
+        return model, target

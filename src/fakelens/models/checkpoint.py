@@ -1,19 +1,28 @@
 """Checkpoints are a folder: ``weights.safetensors`` (tensors only, safe to load from strangers) and
 ``config.json`` (architecture, the exact face preprocessing, threshold, training data and metrics).
-No pickle anywhere, so opening a checkpoint can never run code."""
+No pickle anywhere, so opening a checkpoint can never run code.
+
+Reading a folder into its parts (``resolve_checkpoint``, ``parse_config``, ``build_model``) lives here,
+below both scoring backends, so neither backend imports the other's loader (``models/loading.py``).
+"""
 
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from fakelens.errors import FakelensError
+from fakelens.faces.pipeline import FaceConfig
+from fakelens.models.registry import create_model
+from fakelens.preprocess import Preprocess
 
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
+DEFAULT_MODEL = "sbi-nprsoft-ensemble-ffhq"
 
 
 def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: dict, half: bool = False) -> Path:
@@ -60,3 +69,61 @@ def load_weights(folder: str | Path, model: torch.nn.Module) -> torch.nn.Module:
         )
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
     return model
+
+
+def shipped_models() -> dict[str, Path]:
+    """Checkpoints that ship inside the package (``fakelens/weights/<name>/``)."""
+    root = Path(str(resources.files("fakelens") / "weights"))
+    if not root.is_dir():
+        return {}
+    return {p.name: p for p in sorted(root.iterdir()) if (p / CONFIG).is_file()}
+
+
+def resolve_checkpoint(model: str | Path | None = None) -> Path:
+    """A shipped model's name (default: the embedded model) or a path -> the path to load."""
+    shipped = shipped_models()
+    key = str(model) if model is not None else DEFAULT_MODEL
+    folder = shipped.get(key, Path(key))
+    if not folder.exists() and key not in shipped:
+        names = ", ".join(shipped) or "none installed"
+        raise FakelensError(
+            f"neither a checkpoint folder nor a shipped model (shipped: {names})",
+            key,
+            verb="cannot load model",
+        )
+    return folder
+
+
+def parse_config(cfg: dict, folder: Path) -> tuple[Preprocess, FaceConfig, float]:
+    """Preprocessing, face pipeline and threshold from a checkpoint's config.json."""
+    try:
+        return (
+            Preprocess(**cfg["preprocess"]),
+            FaceConfig.from_dict(cfg["face"]),
+            float(cfg.get("threshold", 0.5)),
+        )
+    except KeyError as err:
+        raise FakelensError(f"config.json lacks the key {err}", folder, verb="cannot load model") from None
+    except (TypeError, ValueError) as err:
+        raise FakelensError(f"config.json: {err}", folder, verb="cannot load model") from None
+
+
+def build_model(cfg: dict, folder: Path) -> torch.nn.Module:
+    """The checkpoint's architecture with its weights loaded (fp32, eval mode)."""
+    try:
+        net = create_model(cfg["architecture"], pretrained=False, **cfg.get("model_kwargs", {}))
+    except KeyError as err:
+        raise FakelensError(f"config.json lacks the key {err}", folder, verb="cannot load model") from None
+    except (TypeError, ValueError) as err:
+        raise FakelensError(f"config.json: {err}", folder, verb="cannot load model") from None
+    net = load_weights(folder, net).eval()
+    cal = cfg.get("calibration")
+    if cal:  # temperature scaling (or stacking's affine map) fitted on validation data
+        from fakelens.models.calibrated import Calibrated
+
+        try:
+            net = Calibrated(net, float(cal["scale"]), float(cal.get("bias", 0.0))).eval()
+        except (KeyError, TypeError, ValueError):
+            reason = "config.json: calibration needs a numeric 'scale'"
+            raise FakelensError(reason, folder, verb="cannot load model") from None
+    return net

@@ -1,11 +1,11 @@
 """DeepFidelity (Peng et al., "DeepFidelity: Perceptual Forgery Fidelity Assessment for Deepfake
 Detection", arXiv 2312.04961): fidelity score mapping and the symmetry-aware SSAAFormer idea.
 
-*Fidelity score mapping* (``fidelity_targets``; ``train.strategy: fidelity``): each training face gets
-a face-quality score; real faces' scores are min-max scaled to [0.6, 1] and fakes' to [0, 0.4], and
-the network *regresses* that score (MSE) instead of a hard label, so a high-quality fake sits near the
-boundary and a poor one far from it. fakelens outputs p(fake), so the regressed target is
-``1 - fidelity`` (reals in [0, 0.4], fakes in [0.6, 1]).
+*Fidelity score mapping* (``fidelity_targets``; the ``FidelityRegression`` method below, ``method:
+{name: fidelity}``): each training face gets a face-quality score; real faces' scores are min-max scaled
+to [0.6, 1] and fakes' to [0, 0.4], and the network *regresses* that score (MSE) instead of a hard
+label, so a high-quality fake sits near the boundary and a poor one far from it. fakelens outputs
+p(fake), so the regressed target is ``1 - fidelity`` (reals in [0, 0.4], fakes in [0.6, 1]).
 
 *SSAAFormer* (``SSAAFormer``): a hybrid conv/attention backbone (UniFormer-style). In the shallow
 stage the local "attention" (1x1 conv -> 5x5 depth-wise conv -> 1x1 conv) is fused with its
@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fakelens.models.methods import Method, register_method
+
 _LAPLACE = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).view(1, 1, 3, 3)
 
 
@@ -42,6 +44,36 @@ def fidelity_targets(quality: torch.Tensor, y: torch.Tensor, lo: float, hi: floa
     s = ((quality - lo) / max(hi - lo, 1e-6)).clamp(0.0, 1.0)
     fidelity = torch.where(y > 0, 0.4 * s, 0.6 + 0.4 * s)
     return 1.0 - fidelity
+
+
+@register_method("fidelity")
+class FidelityRegression(Method):
+    """MSE of p(fake) against quality-mapped targets; the quality bounds come from the training reals
+    as they enter the model (unaugmented), once, and are kept for a resume."""
+
+    def __init__(self, options=None, seed: int = 0, epochs: int = 1):
+        super().__init__(options, seed, epochs)
+        self.bounds: tuple[float, float] | None = None
+
+    def start_epoch(self, epoch: int, model: torch.nn.Module, dataset) -> None:
+        if self.bounds is None:
+            q = torch.cat([sharpness(x) for x in dataset.clean_reals()])
+            self.bounds = (float(torch.quantile(q, 0.01)), float(torch.quantile(q, 0.99)))
+
+    def loss(self, model, batch):
+        x, y = batch["image"], batch["label"]
+        target = fidelity_targets(sharpness(x), y, *self.bounds)
+        return ((torch.sigmoid(model(x)) - target) ** 2).mean()
+
+    def report(self) -> dict:
+        return {"name": "fidelity", "quality": "log variance of the Laplacian", "bounds": self.bounds}
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {} if self.bounds is None else {"bounds": torch.tensor(self.bounds, dtype=torch.float64)}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if "bounds" in state:
+            self.bounds = tuple(float(v) for v in state["bounds"])
 
 
 class LocalAttention(nn.Module):

@@ -6,7 +6,7 @@ IEEE TMM 2023): local hybrid-domain patch features and a hierarchical classifier
   coefficient with running statistics, as the released code z-scores with dataset mean/variance).
 - A transformer layer over the nine patch tokens of each branch; an auxiliary per-patch classifier.
 - Loss ``0.6 * patch BCE (image label on every patch) + 0.4 * image BCE`` per branch
-  (``train.strategy: hierarchical``, ``train/strategies.py``).
+  (the ``Hierarchical`` method below, ``method: {name: hierarchical}``).
 - Hierarchical classifier: level 1 real/fake from the branches' logits weighted by learned softmax
   weights; level 2, for fakes, the forgery type (``forward_type``; fakelens's training types are
   0 = self-blend, 1 = ready-made such as GAN faces).
@@ -25,6 +25,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from fakelens.models.methods import Method, register_method
 
 
 def nine_patches(x: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -117,6 +119,31 @@ class HFCMFFD(nn.Module):
         """Level 2: forgery-type logits (meaningful for faces that level 1 calls fake)."""
         kind = self.branch_outputs(self.forward_features(x))["type"]
         return (kind * torch.softmax(self.level2, dim=0)[None, :, None]).sum(dim=1)
+
+
+@register_method("hierarchical", architectures=("hfc-mffd",))
+class Hierarchical(Method):
+    """0.6 patch + 0.4 image BCE per branch, the fused level-1 BCE and, for fakes, the level-2 forgery
+    type from the batch's ``kind`` (1 self-blend -> type 0, 2 ready-made -> type 1)."""
+
+    def loss(self, model, batch):
+        x, y, kind = batch["image"], batch["label"], batch["kind"]
+        out = model.branch_outputs(model.forward_features(x))
+        patch = F.binary_cross_entropy_with_logits(out["patch"], y[:, None, None].expand_as(out["patch"]))
+        image = F.binary_cross_entropy_with_logits(out["image"], y[:, None].expand_as(out["image"]))
+        fused = F.binary_cross_entropy_with_logits(out["image"] @ torch.softmax(model.level1, dim=0), y)
+        fake = kind > 0
+        level2 = (out["type"] * torch.softmax(model.level2, dim=0)[None, :, None]).sum(dim=1)
+        types = F.cross_entropy(level2[fake], kind[fake] - 1) if fake.any() else 0.0
+        return 0.6 * patch + 0.4 * image + fused + types
+
+    def report(self) -> dict:
+        return {
+            "name": "hierarchical",
+            "patch_weight": 0.6,
+            "image_weight": 0.4,
+            "types": ["self-blend", "ready-made"],
+        }
 
 
 def hfc_mffd(

@@ -22,8 +22,17 @@ import numpy as np
 import torch
 
 from fakelens.errors import FakelensError
-from fakelens.models.checkpoint import CONFIG, WEIGHTS, read_config
-from fakelens.models.detector import Detector, build_model, load_detector, parse_config, resolve_checkpoint
+from fakelens.faces.pipeline import FaceConfig
+from fakelens.models.checkpoint import (
+    CONFIG,
+    WEIGHTS,
+    build_model,
+    parse_config,
+    read_config,
+    resolve_checkpoint,
+)
+from fakelens.models.scorer import FeaturesUnavailable, batched
+from fakelens.models.torch_backend import TorchScorer
 
 ONNX_FILE = "model.onnx"
 INPUT, OUTPUTS = "input", ("logit", "prob")
@@ -222,11 +231,12 @@ def export_onnx(
     return dest
 
 
-class OnnxDetector(Detector):
-    """A ``Detector`` whose ``predict_proba`` runs in ONNX Runtime on the same preprocessing.
+class OnnxScorer:
+    """A ``Scorer`` whose ``predict_proba`` runs in ONNX Runtime on the same preprocessing.
 
-    ``model`` (the PyTorch network, for Grad-CAM heat maps) loads from the checkpoint's weights on first
-    use; an ONNX-only folder has none, and asking for it raises a one-line FakelensError.
+    It holds, not inherits, a PyTorch scorer for what the graph cannot do (Grad-CAM heat maps through
+    ``model``, and ``features``); that one loads from the checkpoint's weights on first use. An
+    ONNX-only folder has none, and asking for it raises a one-line FakelensError.
     """
 
     backend = "onnx"
@@ -239,57 +249,67 @@ class OnnxDetector(Detector):
         self.preprocess, self.face, self.threshold = pre, face, threshold
         self.name, self.config = str(cfg.get("name", folder.name)), cfg
         self.batch_size = ONNX_BATCH
-        self._weights, self._why_not, self._model = weights, why_not, None
-
-    __eq__ = object.__eq__
-    __hash__ = object.__hash__
+        self._weights, self._why_not, self._torch = weights, why_not, None
 
     def __repr__(self) -> str:
-        return f"OnnxDetector(name={self.name!r}, onnx={str(self.onnx_path)!r}, threshold={self.threshold})"
+        return f"OnnxScorer(name={self.name!r}, onnx={str(self.onnx_path)!r}, threshold={self.threshold})"
+
+    @property
+    def framing(self) -> FaceConfig:
+        return self.face
 
     @property
     def can_explain(self) -> bool:
-        """Whether PyTorch weights (needed for Grad-CAM) are available."""
-        return self._model is not None or self._weights is not None
+        """Whether PyTorch weights (needed for Grad-CAM and features) are available."""
+        return self._torch is not None or self._weights is not None
 
     @property
-    def model(self) -> torch.nn.Module:
-        if self._model is None:
+    def torch_scorer(self) -> TorchScorer:
+        """The same checkpoint in PyTorch, loaded on first use (heat maps, features)."""
+        if self._torch is None:
             if self._weights is None:
                 raise FakelensError(
                     f"heat maps need PyTorch weights: {self._why_not} (load the checkpoint folder instead)",
                     self.onnx_path,
                     verb="cannot explain with",
                 )
-            self._model = build_model(self.config, self._weights).to(memory_format=torch.channels_last)
-        return self._model
+            net = build_model(self.config, self._weights)
+            self._torch = TorchScorer(net, self.preprocess, self.face, self.threshold, self.name, self.config)
+        return self._torch
 
-    @model.setter
-    def model(self, net: torch.nn.Module) -> None:
-        self._model = net
+    @property
+    def model(self):
+        """The PyTorch network, for Grad-CAM (``scan/explain.py``)."""
+        return self.torch_scorer.model
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(logits, probabilities) for a preprocessed NCHW batch."""
         return run_session(self.session, x)
 
     def predict_proba(self, crops: list[np.ndarray]) -> np.ndarray:
-        if len(crops) == 0:
-            return np.zeros(0, dtype=np.float32)
-        out = []
-        for i in range(0, len(crops), self.batch_size):
+        def run(batch, _offset):
             # NumPy, not to_tensor: a torch op wakes torch's OpenMP threads, whose spinning then
             # competes with ONNX Runtime's (batch 1 ran at a third of its speed on 2 cores).
-            x = self.preprocess.normalize(crops[i : i + self.batch_size]).transpose(0, 3, 1, 2)
-            out.append(self.run(x)[1])
-        return np.concatenate(out).astype(np.float32, copy=False)
+            return self.run(self.preprocess.normalize(batch).transpose(0, 3, 1, 2))[1]
+
+        return batched(crops, self.batch_size, run)
+
+    def features(self, crops: list[np.ndarray]) -> np.ndarray:
+        """The graph exports only logit and prob, so features come from the PyTorch weights."""
+        if not self.can_explain:
+            raise FeaturesUnavailable(self.name, f"the ONNX graph has no feature output and {self._why_not}")
+        return self.torch_scorer.features(crops)
+
+
+OnnxDetector = OnnxScorer  # the name before the Scorer protocol
 
 
 def _meta(session) -> dict:
     return dict(session.get_modelmeta().custom_metadata_map)
 
 
-def load_onnx_detector(model: str | Path | None = None, backend: str = "onnx") -> Detector:
-    """``load_detector`` for ``backend="onnx"`` or ``"auto"`` (see ``load_detector``).
+def load_onnx_scorer(model: str | Path | None = None, backend: str = "onnx") -> OnnxScorer | None:
+    """``load_detector``'s ONNX half: ``None`` where ``backend="auto"`` should fall back to PyTorch.
 
     Uses ``model.onnx`` from the folder (or a given ``.onnx`` file, with config.json beside it) when it
     came from the folder's weights; otherwise exports once into ``cache_root()/<name>-<digest>/``.
@@ -300,7 +320,7 @@ def load_onnx_detector(model: str | Path | None = None, backend: str = "onnx") -
         import onnxruntime  # noqa: F401
     except ImportError:
         if backend == "auto":
-            return load_detector(model, backend="torch")
+            return None
         raise FakelensError("the onnx backend needs onnxruntime (pip install onnxruntime==1.31.1)") from None
     explicit = model is not None and str(model).endswith(".onnx")
     if explicit:
@@ -318,13 +338,13 @@ def load_onnx_detector(model: str | Path | None = None, backend: str = "onnx") -
     if path.is_file():
         sess = open_session(path, pre.input_size)
         if digest is None:
-            return OnnxDetector(sess, path, cfg, folder, None, f"'{folder}' has no {WEIGHTS}")
+            return OnnxScorer(sess, path, cfg, folder, None, f"'{folder}' has no {WEIGHTS}")
         if _meta(sess).get("fakelens_source") == digest:
-            return OnnxDetector(sess, path, cfg, folder, folder)
+            return OnnxScorer(sess, path, cfg, folder, folder)
         if explicit:  # run what was asked for, but never explain it with other weights
             why = f"it was not exported from the {WEIGHTS} beside it"
-            return OnnxDetector(sess, path, cfg, folder, None, why)
-        warnings.warn(f"{path} was exported from other weights; using a fresh export", stacklevel=2)
+            return OnnxScorer(sess, path, cfg, folder, None, why)
+        warnings.warn(f"{path} was exported from other weights; using a fresh export", stacklevel=3)
     if not has_weights:
         raise FakelensError(f"neither {ONNX_FILE} nor {WEIGHTS}", folder, verb="cannot load model")
     label = re.sub(r"[^\w.-]+", "_", str(cfg.get("name", folder.name)))[:60]
@@ -335,6 +355,6 @@ def load_onnx_detector(model: str | Path | None = None, backend: str = "onnx") -
         except Exception as err:  # noqa: BLE001 - e.g. a read-only home or an op the exporter lacks
             if backend != "auto":
                 raise
-            warnings.warn(f"no ONNX export ({' '.join(str(err).split())[:200]}); using PyTorch", stacklevel=2)
-            return load_detector(model, backend="torch")
-    return OnnxDetector(open_session(cached, pre.input_size), cached, cfg, folder, folder)
+            warnings.warn(f"no ONNX export ({' '.join(str(err).split())[:200]}); using PyTorch", stacklevel=3)
+            return None
+    return OnnxScorer(open_session(cached, pre.input_size), cached, cfg, folder, folder)

@@ -19,8 +19,6 @@ _ENTRIES: dict[str, str] = {
     "tiny-cnn": "fakelens.models.efficientnet:tiny_cnn",
     "xception": "fakelens.models.efficientnet:xception",
     "npr": "fakelens.models.npr:npr",
-    "acmf-effnet-lite0": "fakelens.models.acmf:acmf_effnet_lite0",
-    "lsda-effnet-lite0": "fakelens.models.lsda:lsda_effnet_lite0",
     "ssaaformer": "fakelens.models.deepfidelity:ssaaformer",
     "hfc-mffd": "fakelens.models.hfc_mffd:hfc_mffd",
     "ensemble": "fakelens.models.ensemble:ensemble",

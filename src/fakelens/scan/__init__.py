@@ -1,8 +1,16 @@
 """Scanning files for forged faces: records, the per-file rule, JSONL output and HTML reports."""
 
-from fakelens.scan.scanner import FileResult, Scanner, ScanOptions, trimmed_mean
+from fakelens.scan.scanner import FileResult, ModelFailure, Scanner, ScanOptions, trimmed_mean, video_score
 
-__all__ = ["FileResult", "ScanOptions", "Scanner", "trimmed_mean", "scan_paths"]
+__all__ = [
+    "FileResult",
+    "ModelFailure",
+    "ScanOptions",
+    "Scanner",
+    "trimmed_mean",
+    "video_score",
+    "scan_paths",
+]
 
 
 def __getattr__(name):

@@ -8,18 +8,43 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from fakelens.errors import FakelensError
 from fakelens.media import iter_media
-from fakelens.models.detector import Detector, load_detector
+from fakelens.models.loading import load_detector
+from fakelens.models.scorer import Scorer
 from fakelens.records import FileRecord
 from fakelens.scan.output import JsonlWriter, done_files
-from fakelens.scan.scanner import Scanner, ScanOptions
+from fakelens.scan.scanner import FileResult, Scanner, ScanOptions
+
+
+def collect_inputs(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
+    """The files to scan (folders expanded; a missing path kept, so it gets its own error record) and
+    the given folders that hold no media. Raises a one-line ``FakelensError`` when nothing is left."""
+    given = [Path(p) for p in paths]
+    files = list(iter_media(given))
+    empty = [p for p in given if p.is_dir() and not any(f.is_relative_to(p) for f in files)]
+    if not files:
+        where = f"no image or video files in '{empty[0]}'" if empty else "no paths given"
+        more = f" (nor in the {len(empty) - 1} other folder(s))" if len(empty) > 1 else ""
+        raise FakelensError(f"nothing to scan: {where}{more}; folders are searched recursively")
+    return files, empty
+
+
+def _empty_folder_record(folder: Path, detector) -> FileResult:
+    reason = FakelensError(
+        "no image or video files (searched recursively)", folder, verb="nothing to scan in"
+    )
+    record = FileRecord(
+        str(folder), "unknown", "error", None, 0, 0, 0, reason.message, detector.name, detector.threshold
+    )
+    return FileResult(record)
 
 
 def scan_paths(
     paths: Iterable[str | Path],
     out: str | Path | None = None,
     *,
-    model: str | Path | Detector | None = None,
+    model: str | Path | Scorer | None = None,
     options: ScanOptions | None = None,
     resume: bool = False,
     report: str | Path | None = None,
@@ -28,18 +53,22 @@ def scan_paths(
 ) -> list[FileRecord]:
     """Scan images, videos and folders (recursively); returns one ``FileRecord`` per file.
 
+    A file that cannot be read, a missing path and a given folder without media each get an
+    ``error`` record and the batch goes on; no media at all raises ``FakelensError`` before any model
+    is loaded; a failure of the model raises ``ModelFailure`` (records written so far are kept).
     With ``out``, records go to a JSONL file as each file finishes; ``resume=True`` skips files that
     already have a file record there. With ``report``, an HTML report is written at the end.
     """
-    detector = model if isinstance(model, Detector) else load_detector(model)
+    files, empty = collect_inputs(paths)
+    detector = model if isinstance(model, Scorer) else load_detector(model)
     options = options or ScanOptions()
     if report is not None and options.keep_evidence == 0:
         options = ScanOptions(options.num_frames, options.every, options.trim, keep_evidence=3)
     scanner = Scanner(detector, options)
-    files = list(iter_media(paths))
     writer = JsonlWriter(out, append=resume) if out is not None else None  # repairs before reading
     skip = done_files(out) if (out is not None and resume) else set()
     todo = [f for f in files if str(f) not in skip]
+    empty = [d for d in empty if str(d) not in skip]
     console = console or Console(stderr=True)
     records: list[FileRecord] = []
     sections: list[tuple[FileRecord, str]] = []
@@ -58,6 +87,13 @@ def scan_paths(
         transient=True,
     )
     try:
+        for folder in empty:
+            result = _empty_folder_record(folder, detector)
+            if writer is not None:
+                writer.write(result)
+            records.append(result.record)
+            if report is not None:
+                sections.append((result.record, render_section(result, detector)))
         with bar:
             task = bar.add_task("scan", total=len(todo), current="")
             for path in todo:

@@ -22,8 +22,8 @@ from fakelens.serve.schemas import ApiError
 
 class JobCancelled(BaseException):
     """Raised inside a scan when its job ran past its deadline or was abandoned. A BaseException
-    so that the scanner's per-file ``except Exception`` (which turns failures into error records)
-    lets it through to the worker."""
+    so that no ``except Exception`` in the scan (e.g. the one that wraps a model's failure in
+    ``ModelFailure``) mistakes it for an error: it goes straight through to the worker."""
 
 
 @dataclass

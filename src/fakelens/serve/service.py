@@ -16,7 +16,7 @@ from fakelens.errors import FakelensError
 from fakelens.media import load_image, probe_video, sample_frames, sniff_kind
 from fakelens.models.detector import Detector
 from fakelens.records import to_json
-from fakelens.scan.scanner import Evidence, FileResult, Scanner, ScanOptions
+from fakelens.scan.scanner import Evidence, FileResult, ModelFailure, Scanner, ScanOptions
 from fakelens.serve.jobs import Job
 from fakelens.serve.schemas import ApiError
 from fakelens.serve.settings import ServeSettings
@@ -116,6 +116,10 @@ class ServeScanner(Scanner):
         self.options = replace(self.options, keep_evidence=self.settings.evidence_faces if evidence else 0)
         try:
             return self.scan_file(upload.path)
+        except ModelFailure as err:  # the server's fault, not the upload's: 500, named by the client's name
+            raise ApiError(
+                500, "model_failure", f"model failure while scanning '{upload.name}': {err.reason}"
+            ) from err
         finally:
             self._image = self._job = None
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fakelens.models.detector import Preprocess
+from fakelens.preprocess import Preprocess
 
 
 @torch.inference_mode()

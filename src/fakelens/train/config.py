@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from fakelens.errors import ConfigError
-from fakelens.yamlconfig import read_yaml, validate
+from fakelens.yamlconfig import read_config_yaml, resolve_path, validate
 
 
 class _Strict(BaseModel):
@@ -28,14 +28,14 @@ class ModelSection(_Strict):
 
 
 class DataSection(_Strict):
-    # Real faces come from folders (split by name hash) or from a manifest's label-0 rows with a
-    # ``split`` column (``fakelens prepare`` / a protocol fold); validation is then split ``val`` of
-    # the same manifest or ``val_manifest``: always the training domain, never a test set.
+    # Real faces come from folders (split by group, see data/splits.py) or from a manifest's label-0
+    # rows (its ``split`` column, else by group); label-1 rows are ready-made fakes. Validation is
+    # split ``val`` of the same data or ``val_manifest``: always the training domain.
     real_dirs: list[Path] = Field(default_factory=list)
     manifest: Path | None = None
     # Fakes: self-blended (SBI) fakes of the training reals made on the fly, and/or folders of
     # ready-made fakes (e.g. GAN faces) split by file name like the reals; their ``test`` share
-    # (``fake_test_fraction``) is never read by training and is what benchmarks/ test on.
+    # (``fake_test_fraction``: dev + final) is never read by training; benchmarks test on it.
     sbi: bool = True
     fake_dirs: list[Path] = Field(default_factory=list)
     fake_test_fraction: float = Field(0.4, ge=0, lt=1)
@@ -44,10 +44,19 @@ class DataSection(_Strict):
     augment: Literal["camera", "flip", "flip+soft-reals"] = "camera"
     val_manifest: Path | None = None
     val_fraction: float = Field(0.1, gt=0, lt=1)
-    test_fraction: float = Field(0.2, ge=0, lt=1)  # held out for benchmarks, never read by training
+    test_fraction: float = Field(0.2, ge=0, lt=1)  # held out (dev + final splits), never read by training
     split_salt: str = "fakelens"
+    # groups keep related files in one split: auto = a file directly in a folder is its own group,
+    # files in a subfolder share the subfolder's (warns that it did); folder = the same, silently;
+    # file = every file its own group (only for folders of unrelated photos)
+    group_by: Literal["auto", "folder", "file"] = "auto"
     limit: int | None = Field(None, ge=4)  # use only the first N training faces (smoke runs)
     cache_dir: Path | None = Path(".cache/fakelens")
+
+
+# path-typed keys: relative to the YAML file that wrote them (a recipe or its base:), see yamlconfig
+DATA_PATHS = ("real_dirs", "fake_dirs", "manifest", "val_manifest", "cache_dir")
+TRAIN_PATHS = ("out_dir", *(f"data.{key}" for key in DATA_PATHS))
 
 
 class TrainSection(_Strict):
@@ -61,36 +70,23 @@ class TrainSection(_Strict):
     num_workers: int = Field(1, ge=0)
     threads: int = Field(2, ge=1)
     max_minutes: float | None = Field(None, gt=0)  # stop after the epoch that crosses this
-    strategy: Literal["plain", "acmf", "quality", "lsda", "fidelity", "hierarchical"] = (
-        "plain"  # see train/strategies.py
-    )
 
 
-class AcmfSection(_Strict):
-    """ACMF (``train.strategy: acmf``): masked high-frequency inputs, then attention consistency."""
+class MethodSection(BaseModel):
+    """The training method and its options in one section (``method: {name: acmf, stage1_epochs: 3}``);
+    the options are checked against the method's own options model (models/methods.py) when the
+    recipe is read, and written back with their defaults filled in."""
 
-    drop: tuple[float, float] = (0.1, 0.5)  # share of high-pass pixels dropped, drawn per batch
-    radius: int = Field(5, ge=1)  # half-side of the zeroed low-frequency square
-    stage1_epochs: int = Field(3, ge=0)  # epochs before the frozen teacher is taken
-    weight: float = Field(1.0, ge=0)  # of the attention-consistency loss
+    model_config = ConfigDict(extra="allow")
 
+    name: str = "plain"
 
-class QualitySection(_Strict):
-    """Quality-centric curriculum (``train.strategy: quality``; train/quality.py)."""
-
-    alpha: float = Field(1.0, ge=0)  # weight of the static quality rank against the dynamic one
-    easy_share: float = Field(0.3, ge=0, lt=1)  # lowest-FQS share of fakes that get FreDA
-    max_pace: float = Field(0.8, ge=0, le=1)  # final tilt of sampling towards hard fakes
-    ema: float = Field(0.5, ge=0, lt=1)  # running-loss smoothing across epochs
-    freda_cutoff: float = Field(0.1, gt=0, lt=1)  # FreDA's low-pass radius (share of the spectrum)
+    def options(self) -> dict:
+        return dict(self.model_extra or {})
 
 
-class LsdaSection(_Strict):
-    """Latent space augmentation (``train.strategy: lsda``; models/lsda.py)."""
-
-    weight: float = Field(0.5, ge=0)  # of the loss on augmented fake features
-    noise: float = Field(0.5, ge=0)  # Gaussian noise, in units of the features' spread
-    centroid_momentum: float = Field(0.9, ge=0, lt=1)
+# top-level sections that the method section replaced (an old recipe gets told what to write)
+_MOVED = ("acmf", "quality", "lsda")
 
 
 class TrainConfig(_Strict):
@@ -99,47 +95,71 @@ class TrainConfig(_Strict):
     model: ModelSection = ModelSection()
     data: DataSection
     train: TrainSection = TrainSection()
-    acmf: AcmfSection = AcmfSection()
-    quality: QualitySection = QualitySection()
-    lsda: LsdaSection = LsdaSection()
+    method: MethodSection = MethodSection()
     face: dict = Field(default_factory=dict)  # FaceConfig fields; empty = the defaults
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: dict | None = None) -> TrainConfig:
         path = Path(path)
-        raw = read_yaml(path)
-        if not isinstance(raw, dict):
-            raise ConfigError("the top level must be a mapping", path)
+        raw = read_config_yaml(path, TRAIN_PATHS)  # base: merged, paths resolved
         for key, value in (overrides or {}).items():  # dotted keys: train.epochs=3
+            if key in TRAIN_PATHS and key != "out_dir":  # as if in the file; --out is the caller's
+                value = resolve_path(value, path.parent)
             node = raw
             *parents, leaf = key.split(".")
             for p in parents:
                 node = node.setdefault(p, {})
             node[leaf] = value
         base = path.parent
+        _refuse_moved_keys(raw, path)
         cfg = validate(cls, raw, path)
+        cfg.resolve_method(path)
         try:
             from fakelens.faces.pipeline import FaceConfig
 
             FaceConfig.from_dict(cfg.face)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"face: {err}", path) from None
-        # relative data paths are relative to the config file, like a Makefile's
-        cfg.data.real_dirs = [p if p.is_absolute() else (base / p) for p in cfg.data.real_dirs]
-        cfg.data.fake_dirs = [p if p.is_absolute() else (base / p) for p in cfg.data.fake_dirs]
-        for key in ("manifest", "val_manifest"):
-            value = getattr(cfg.data, key)
-            if value is not None and not value.is_absolute():
-                setattr(cfg.data, key, base / value)
         if bool(cfg.data.real_dirs) == (cfg.data.manifest is not None):
             raise ConfigError("data: give either real_dirs or manifest (exactly one)", path)
-        if not cfg.data.sbi and not cfg.data.fake_dirs:
-            raise ConfigError("data: with sbi: false, fake_dirs must name folders of fakes", path)
-        if not cfg.out_dir.is_absolute() and "out_dir" not in (overrides or {}):
-            cfg.out_dir = base / cfg.out_dir
-        if cfg.data.cache_dir is not None and not cfg.data.cache_dir.is_absolute():
-            cfg.data.cache_dir = base / cfg.data.cache_dir
+        if not cfg.data.sbi and not cfg.data.fake_dirs and cfg.data.manifest is None:
+            raise ConfigError(
+                "data: with sbi: false, fake_dirs (or a manifest's fakes) must give fakes", path
+            )
+        # paths still relative are defaults no file wrote: relative to the recipe, like a Makefile's
+        if "out_dir" not in (overrides or {}):
+            cfg.out_dir = Path(resolve_path(cfg.out_dir, base))
+        if cfg.data.cache_dir is not None:
+            cfg.data.cache_dir = Path(resolve_path(cfg.data.cache_dir, base))
         return cfg
+
+    def resolve_method(self, path: Path | None = None):
+        """Check the method, its options and the architecture together; fill in the defaults."""
+        from fakelens.models.methods import resolve_method
+
+        try:
+            _, opts = resolve_method(
+                self.method.name,
+                self.method.options(),
+                self.model.architecture,
+                self.data.sbi,
+                {"drop_rate": self.model.drop_rate, **self.model.kwargs},
+            )
+        except ValueError as err:
+            raise ConfigError(str(err), path) from None
+        self.method = MethodSection(name=self.method.name, **opts.model_dump(mode="json"))
+        return opts
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+
+def _refuse_moved_keys(raw: dict, path: Path) -> None:
+    strategy = (raw.get("train") or {}).get("strategy") if isinstance(raw.get("train"), dict) else None
+    if strategy is not None:
+        raise ConfigError(f"train.strategy is now method.name (write method: {{name: {strategy}}})", path)
+    for key in _MOVED:
+        if key in raw:
+            raise ConfigError(
+                f"{key}: its options now go in the method section (method: {{name: {key}, ...}})", path
+            )

@@ -1,11 +1,11 @@
-"""What a recipe trains and validates on: real faces (folders split by name hash, or a manifest's
-``split`` column), self-blended fakes of them, and ready-made fakes (``data.fake_dirs``, e.g. GAN
-faces) split the same way. Validation is always the training domain's ``val`` share, never a test set;
-``ensemble`` reuses the same validation set to stack and calibrate members."""
+"""What a recipe trains and validates on: real faces (folders, or a manifest's label-0 rows),
+self-blended fakes of them, and ready-made fakes (``data.fake_dirs``, e.g. GAN faces, and a
+manifest's label-1 rows, e.g. a protocol fold's forgeries), all split by *group* with one rule
+(``fakelens.data.splits``) and written once to ``splits.json``. Validation is always the training
+domain's ``val`` share, never a held-out split; ``ensemble`` reuses it to stack and calibrate."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,53 +14,101 @@ from rich.console import Console
 from rich.markup import escape
 
 from fakelens.data.facecache import FaceSet, build_faceset
-from fakelens.data.sbi_dataset import SBIPairs, collate_pairs
-from fakelens.data.splits import split_files
+from fakelens.data.sbi_dataset import SBIPairs, collate_items
+from fakelens.data.splits import (
+    SplitRule,
+    Splits,
+    has_subfolders,
+    split_by_group,
+    split_folders,
+    write_splits,
+)
 from fakelens.errors import ConfigError
 from fakelens.faces.pipeline import FaceConfig
 from fakelens.media.kinds import IMAGE_EXTENSIONS
-from fakelens.models.detector import Preprocess
+from fakelens.preprocess import Preprocess
 from fakelens.train.config import DataSection
 
 console = Console(stderr=True)
 VAL_SEEDS = 3  # fixed SBI fakes per validation face: a steadier selection signal
 
 
-def list_images(dirs: list[Path], key: str = "data.real_dirs") -> list[Path]:
-    files = []
+def list_images_by_root(dirs: list[Path], key: str = "data.real_dirs") -> dict[Path, list[Path]]:
+    out: dict[Path, list[Path]] = {}
     for d in dirs:
         if not Path(d).is_dir():
             raise ConfigError(f"{key}: '{d}' is not a folder")
-        files += [p for p in Path(d).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS]
-    if not files:
+        out[Path(d)] = sorted(p for p in Path(d).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not any(out.values()):
         raise ConfigError(f"{key}: no images found in {', '.join(map(str, dirs))}")
-    return sorted(files)
+    return out
+
+
+def list_images(dirs: list[Path], key: str = "data.real_dirs") -> list[Path]:
+    return sorted(p for paths in list_images_by_root(dirs, key).values() for p in paths)
+
+
+def folder_splits(dirs: list[Path], data: DataSection, rule: SplitRule, key: str) -> Splits:
+    """Files of folders split by group: a file directly in a folder is its own group, files in a
+    subfolder (frames of one video, photos of one person) share the subfolder's group."""
+    by_root = list_images_by_root(dirs, key)
+    if data.group_by == "file":
+        items = [(p, p.relative_to(root).as_posix()) for root, paths in by_root.items() for p in paths]
+        return split_by_group(items, rule)
+    nested = has_subfolders(by_root)
+    if nested and data.group_by == "auto":
+        console.print(
+            f"[yellow]warning[/] {key}: {', '.join(escape(str(r)) for r in nested)} hold subfolders "
+            "(frame or person folders): files are grouped by their folder, so one folder never spans "
+            "train and validation; set data.group_by: folder (or file) to say so"
+        )
+    return split_folders(by_root, rule)
 
 
 def manifest_splits(
-    manifest: Path, val_manifest: Path | None, framing: str | None = None
-) -> tuple[dict[str, list[Path]], set[Path]]:
-    """Real training/validation files from manifests (label 0; fakes are made by self-blending),
-    and those of them that are aligned crops in the ``framing`` the model uses (used as they are)."""
-    from fakelens.evaluate.manifest import read_manifest
+    manifest: Path, val_manifest: Path | None, rule: SplitRule, framing: str | None = None
+) -> tuple[Splits, Splits, set[Path]]:
+    """Reals and ready-made fakes (label 1 rows: a protocol fold's forgeries) for training and
+    validation from manifests, and the rows that are aligned crops in the model's ``framing``.
+
+    Without ``val_manifest`` the manifest's ``split`` column decides (``train``/``val``; any other
+    split is never read); rows without one are split by group (``group`` column, else
+    ``video_id``, else the file) with ``rule``. With ``val_manifest`` (a protocol fold) the first
+    manifest trains and the second selects."""
+    from fakelens.data.manifest import read_manifest
+
+    def group(r) -> str:
+        return r.group or r.video_id or str(r.path)
 
     rows = read_manifest(manifest)
     if val_manifest is None:
-        train = [r for r in rows if r.label == 0 and r.split == "train"]
-        val = [r for r in rows if r.label == 0 and r.split == "val"]
-    else:  # a protocol fold: the training manifest trains, the fold's val manifest selects
-        train = [r for r in rows if r.label == 0 and r.split in (None, "train")]
-        val = [r for r in read_manifest(val_manifest) if r.label == 0]
+        pairs = [(r, r.split or rule.assign(group(r))) for r in rows]
+        train = [r for r, s in pairs if s == "train"]
+        val = [r for r, s in pairs if s == "val"]
+    else:
+        train = [r for r in rows if r.split in (None, "train")]
+        val = read_manifest(val_manifest)
     aligned = {r.path for r in train + val if framing is not None and r.aligned == framing}
-    return {"train": [r.path for r in train], "val": [r.path for r in val], "test": []}, aligned
+
+    def splits(label: int) -> Splits:
+        out = Splits(rule)
+        for part, chosen in (("train", train), ("val", val)):
+            for r in chosen:
+                if r.label == label:
+                    out.files[part].append(r.path)
+                    out.groups[str(r.path)] = group(r)
+        return out
+
+    return splits(0), splits(1), aligned
 
 
-def fake_splits(data: DataSection) -> dict[str, list[Path]]:
-    """Ready-made fakes split by file name; ``test`` is left for benchmarks."""
-    if not data.fake_dirs:
-        return {"train": [], "val": [], "test": []}
-    files = list_images(data.fake_dirs, "data.fake_dirs")
-    return split_files(files, data.val_fraction, data.fake_test_fraction, data.split_salt)
+def _check_group_overlap(s: Splits, what: str) -> None:
+    """A group in train and val (possible with a hand-written manifest) is a leak: refuse it."""
+    train = {s.groups.get(str(p)) for p in s["train"]}
+    both = sorted(g for g in {s.groups.get(str(p)) for p in s["val"]} & train if g)
+    if both:
+        shown = ", ".join(both[:3]) + (" ..." if len(both) > 3 else "")
+        raise ConfigError(f"data: {len(both)} {what} group(s) in both train and val ({shown})")
 
 
 @dataclass
@@ -71,28 +119,55 @@ class TrainingFaces:
     fakes_val: FaceSet | None
 
 
-def load_faces(data: DataSection, face: FaceConfig, out: Path | None = None) -> TrainingFaces:
-    """Split the files, write the split (``out/splits.json``), load (cached) aligned faces."""
-    aligned: set[Path] = set()
+def data_splits(data: DataSection, framing: str | None = None) -> tuple[Splits, Splits, set[Path]]:
+    """(reals, ready-made fakes, aligned crops) by the recipe's one split rule."""
+    rule = SplitRule(val=data.val_fraction, test=data.test_fraction, salt=data.split_salt)
+    fake_rule = SplitRule(val=data.val_fraction, test=data.fake_test_fraction, salt=data.split_salt)
     if data.manifest is not None:
-        splits, aligned = manifest_splits(data.manifest, data.val_manifest, face.fingerprint())
-    else:
-        splits = split_files(
-            list_images(data.real_dirs), data.val_fraction, data.test_fraction, data.split_salt
+        reals, fakes, aligned = manifest_splits(data.manifest, data.val_manifest, rule, framing)
+        if data.fake_dirs:
+            extra = folder_splits(data.fake_dirs, data, fake_rule, "data.fake_dirs")
+            for part in ("train", "val"):
+                fakes.files[part] += extra[part]
+            fakes.groups |= extra.groups
+        if data.val_manifest is None:
+            _check_group_overlap(reals, "real")
+        return reals, fakes, aligned
+    reals = folder_splits(data.real_dirs, data, rule, "data.real_dirs")
+    fakes = (
+        folder_splits(data.fake_dirs, data, fake_rule, "data.fake_dirs")
+        if data.fake_dirs
+        else Splits(fake_rule)
+    )
+    return reals, fakes, set()
+
+
+def load_faces(
+    data: DataSection, face: FaceConfig, out: Path | None = None, refuse_ready_made: str | None = None
+) -> TrainingFaces:
+    """Split the files by group, write the split once (``out/splits.json``), load (cached) aligned
+    faces. Ready-made fakes come from ``data.fake_dirs`` and from a manifest's label-1 rows; a
+    method that cannot train on them (``refuse_ready_made`` names it) is refused, never handed
+    reals only as if the fakes were not there."""
+    reals, fakes, aligned = data_splits(data, face.fingerprint())
+    if refuse_ready_made and (fakes["train"] or fakes["val"]):
+        where = "the manifest's label-1 rows" if data.manifest else "data.fake_dirs"
+        raise ConfigError(
+            f"method {refuse_ready_made!r} cannot train on ready-made fakes, and {where} hold "
+            f"{len(fakes['train']) + len(fakes['val'])}: choose a method that can, or drop them"
         )
-    fakes = fake_splits(data)
     if data.limit:
-        for part in (splits, fakes):
-            part["train"] = part["train"][: data.limit]
-            part["val"] = part["val"][: max(data.limit // 4, 2)]
+        for part in (reals, fakes):
+            part.files["train"] = part["train"][: data.limit]
+            part.files["val"] = part["val"][: max(data.limit // 4, 2)]
+    if not data.sbi and not (fakes["train"] and fakes["val"]):
+        raise ConfigError("data: with sbi: false, ready-made fakes are needed for train and val")
     if out is not None:
-        record = {k: [str(p) for p in v] for k, v in splits.items()}
-        record |= {f"fakes_{k}": [str(p) for p in v] for k, v in fakes.items()}
-        (out / "splits.json").write_text(json.dumps(record, indent=1))
+        write_splits(out, reals, fakes, source=str(data.manifest or ", ".join(map(str, data.real_dirs))))
     sets = {}
-    for name, files in [("train", splits["train"]), ("val", splits["val"])] + [
-        (f"fakes_{k}", fakes[k]) for k in ("train", "val") if data.fake_dirs
-    ]:
+    parts = [("train", reals["train"]), ("val", reals["val"])]
+    parts += [(f"fakes_{k}", fakes[k]) for k in ("train", "val") if fakes[k]]
+    for name, files in parts:
         fs = build_faceset(files, face, data.cache_dir, aligned=aligned)
         for path, reason in fs.skipped:
             console.print(f"[yellow]skipped[/] {name} '{escape(path)}': {escape(reason)}")
@@ -125,8 +200,8 @@ def validation_set(
             SBIPairs(faces.val, pre, seed=seed + 10_007 + k, augment=False, fakes=faces.fakes_val)
             for k in range(VAL_SEEDS)
         ]
-        x, y, _ = collate_pairs([vs[i] for vs in sets for i in range(len(vs))])
-        return x, y
+        batch = collate_items([vs[i] for vs in sets for i in range(len(vs))])
+        return batch["image"], batch["label"]
     reals = pre.to_tensor(list(faces.val.crops))
     fakes = pre.to_tensor(list(faces.fakes_val.crops))
     x = torch.cat([reals, fakes]).contiguous(memory_format=torch.channels_last)

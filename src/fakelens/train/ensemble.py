@@ -26,15 +26,15 @@ from pydantic import BaseModel, ConfigDict
 
 from fakelens import __version__
 from fakelens.errors import ConfigError
-from fakelens.evaluate.metrics import binary_metrics
+from fakelens.metrics import binary_metrics
 from fakelens.models.checkpoint import read_config, save_checkpoint
 from fakelens.models.detector import build_model, parse_config, resolve_checkpoint, shipped_models
 from fakelens.models.ensemble import LogitEnsemble
 from fakelens.train.calibrate import expected_calibration_error, fit_temperature, real_quantile_threshold
-from fakelens.train.config import DataSection
+from fakelens.train.config import DATA_PATHS, DataSection
 from fakelens.train.data import load_faces, validation_set
 from fakelens.train.loop import THRESHOLD_RULE
-from fakelens.yamlconfig import read_yaml, validate
+from fakelens.yamlconfig import read_config_yaml, resolve_path, validate
 
 
 class EnsembleConfig(BaseModel):
@@ -50,16 +50,11 @@ class EnsembleConfig(BaseModel):
     @classmethod
     def from_yaml(cls, path: str | Path) -> EnsembleConfig:
         path = Path(path)
-        cfg = validate(cls, read_yaml(path), path)
-        base = path.parent
-        rel = lambda p: p if p is None or Path(p).is_absolute() else base / p  # noqa: E731
-        cfg.out_dir = rel(cfg.out_dir)
-        shipped = shipped_models()
-        cfg.members = [m if m in shipped else str(rel(Path(m)).resolve()) for m in cfg.members]
-        cfg.data.real_dirs = [rel(p) for p in cfg.data.real_dirs]
-        cfg.data.fake_dirs = [rel(p) for p in cfg.data.fake_dirs]
-        cfg.data.manifest, cfg.data.cache_dir = rel(cfg.data.manifest), rel(cfg.data.cache_dir)
-        cfg.data.val_manifest = rel(cfg.data.val_manifest)
+        # base: merged; paths relative to the file that wrote them, shipped model names kept
+        paths = ("out_dir", "members", *(f"data.{key}" for key in DATA_PATHS))
+        cfg = validate(cls, read_config_yaml(path, paths, names=shipped_models()), path)
+        if cfg.data.cache_dir is not None:  # the default, written by no file: beside the recipe
+            cfg.data.cache_dir = Path(resolve_path(cfg.data.cache_dir, path.parent))
         if len(cfg.members) < 2:
             raise ConfigError("members: an ensemble needs at least two", path)
         return cfg

@@ -18,18 +18,19 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader
 
 from fakelens import __version__
-from fakelens.data.sbi_dataset import collate_pairs
-from fakelens.evaluate.metrics import binary_metrics
+from fakelens.data.sbi_dataset import collate_items
 from fakelens.faces.pipeline import FaceConfig
+from fakelens.metrics import binary_metrics
 from fakelens.models.calibrated import Calibrated
 from fakelens.models.checkpoint import load_weights, save_checkpoint
-from fakelens.models.detector import Preprocess
+from fakelens.models.methods import Method, get_method
 from fakelens.models.registry import create_model
+from fakelens.preprocess import Preprocess
 from fakelens.train.calibrate import fit_temperature, real_quantile_threshold
 from fakelens.train.config import TrainConfig
 from fakelens.train.data import load_faces, training_items, validation_set
-from fakelens.train.strategies import Plain, make_strategy
 
+METHOD_STATE = "method.safetensors"  # in last/: what the training method needs to resume exactly
 THRESHOLD_RULE = "95th percentile of p(fake) over clean validation real faces (5 % false alarms there)"
 
 console = Console(stderr=True)
@@ -89,14 +90,14 @@ def selection_score(val: dict, select: str) -> float:
     return -val["loss"]
 
 
-def _run_epoch(model, opt, loader, lr_at, first_step: int, progress, task, strategy: Plain) -> list[float]:
+def _run_epoch(model, opt, loader, lr_at, first_step: int, progress, task, method: Method) -> list[float]:
     """One pass over the items (each holds as many reals as fakes, so every image weighs 1)."""
     model.train()
     losses = []
-    for i, (x, y, index) in enumerate(loader):
+    for i, batch in enumerate(loader):
         for group in opt.param_groups:
             group["lr"] = lr_at(first_step + i)
-        loss = strategy.loss(model, x, y, index)
+        loss = method.loss(model, batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -115,7 +116,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     torch.set_num_threads(cfg.train.threads)
 
     face = FaceConfig.from_dict(cfg.face)
-    faces = load_faces(cfg.data, face, out)
+    method_cls = get_method(cfg.method.name)
+    refuse = None if method_cls.ready_made_fakes else cfg.method.name
+    faces = load_faces(cfg.data, face, out, refuse_ready_made=refuse)
     train_faces, val_faces = faces.train, faces.val
 
     pre = Preprocess(cfg.model.input_size, tuple(cfg.model.mean), tuple(cfg.model.std))
@@ -125,7 +128,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
 
     train_set = training_items(faces, cfg.data, pre, cfg.train.seed)
-    strategy = make_strategy(cfg, out)
+    opts = cfg.resolve_method()
+    method = method_cls(opts, seed=cfg.train.seed, epochs=cfg.train.epochs)
     x_val, y_val = validation_set(faces, cfg.data, pre, cfg.train.seed)
 
     steps_per_epoch = math.ceil(len(train_set) / cfg.train.pairs_per_batch)
@@ -136,6 +140,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         state = json.loads((last / "state.json").read_text())
         load_weights(last, model)
         _load_opt(last / "optimizer.safetensors", opt)
+        if (last / METHOD_STATE).is_file():
+            method.load_state_dict(load_file(str(last / METHOD_STATE)))
         if "best_score" not in state or state.get("select") != cfg.train.select:  # older run or new criterion
             scores = [(selection_score(h["val"], cfg.train.select), h["epoch"]) for h in state["history"]]
             state["best_score"], state["best_epoch"] = max(scores, default=(-float("inf"), -1))
@@ -170,9 +176,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     with progress:
         for epoch in range(state["epoch"], cfg.train.epochs):
             train_set.set_epoch(epoch)
-            strategy.start_epoch(epoch, model, train_set)
+            method.start_epoch(epoch, model, train_set)
             g = torch.Generator().manual_seed(cfg.train.seed * 1000 + epoch)
-            order = strategy.order(epoch, len(train_set))  # None: a plain shuffle
+            order = method.order(epoch, len(train_set))  # None: a plain shuffle
             loader = DataLoader(
                 train_set,
                 batch_size=cfg.train.pairs_per_batch,
@@ -180,7 +186,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 sampler=order,
                 generator=g,
                 num_workers=cfg.train.num_workers,
-                collate_fn=collate_pairs,
+                collate_fn=collate_items,
                 drop_last=False,
                 persistent_workers=False,
             )
@@ -193,9 +199,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 epoch * steps_per_epoch,
                 progress,
                 task,
-                strategy,
+                method,
             )
-            strategy.end_epoch(epoch)
+            method.end_epoch(epoch)
             val, val_logits = _validate(model, x_val, y_val)
             state["seconds"] = time.time() - epoch_start_time
             record = {
@@ -229,7 +235,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                     "val_ready_made_fakes": len(faces.fakes_val or ()),
                     "skipped": len(train_faces.skipped) + len(val_faces.skipped),
                     "best_epoch": epoch + 1,
-                    "strategy": strategy.report(),
+                    "method": method.report(),
                     "seconds": round(state["seconds"], 1),
                     "selection": f"best validation {cfg.train.select} on held-out real faces and their fakes",
                 }
@@ -237,6 +243,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             state["epoch"] = epoch + 1
             tmp = save_checkpoint(out / "last.tmp", model, ckpt_config)
             _save_opt(tmp / "optimizer.safetensors", opt)
+            method_state = method.state_dict()
+            if method_state:
+                save_file({k: v.contiguous() for k, v in method_state.items()}, str(tmp / METHOD_STATE))
             (tmp / "state.json").write_text(json.dumps(state))
             _replace_dir(tmp, last)
             if epoch + 1 - state["best_epoch"] >= cfg.train.patience:

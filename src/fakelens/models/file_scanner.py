@@ -1,0 +1,246 @@
+"""The per-file scanning engine: a file in, its face records and one file record out.
+
+It lives below ``evaluate`` (it needs only media, faces and a detector) so that ``evaluate``,
+``scan`` and ``serve`` share it without reaching up the layers; the score rules are ``fakelens.rules``.
+
+A file that cannot be read (missing, corrupt, not media) becomes an ``error`` record and a batch goes
+on. A failure of face detection or of the model is not a property of the file: it raises
+:class:`ModelFailure`, so a broken model stops the run instead of turning every file into an "error".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import av
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from fakelens.errors import FakelensError
+from fakelens.faces.pipeline import FacePipeline
+from fakelens.media import load_image, media_kind, sample_frames
+from fakelens.records import FaceRecord, FileRecord
+from fakelens.rules import DEFAULT_TRIM, IMAGE_RULE, frame_scores_of, video_rule, video_score
+
+# what reading a bad file raises (media/ turns most into MediaError; the rest are the decoders' own)
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    FakelensError,
+    OSError,
+    av.FFmpegError,
+    UnidentifiedImageError,
+    Image.DecompressionBombError,
+)
+
+
+class ModelFailure(Exception):
+    """Face detection or the model failed on a readable file: a bug or a broken model, never a bad
+    file. One line naming the file and the original error; the original is ``__cause__``."""
+
+    def __init__(self, path: str | Path, err: BaseException):
+        self.path = str(path)
+        self.cause = err
+        detail = " ".join(str(err).split())[:300]
+        self.reason = f"{type(err).__name__}: {detail}" if detail else type(err).__name__
+        super().__init__(f"model failure while scanning '{self.path}': {self.reason}")
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class _Detector(Protocol):
+    """What the scanner needs of a detector (``fakelens.models.detector.Detector`` and its kin)."""
+
+    name: str
+    threshold: float
+    batch_size: int
+    face: Any  # the FaceConfig the model was trained with
+
+    def predict_proba(self, crops: Sequence[np.ndarray]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    num_frames: int = 32  # evenly spaced over the video's real duration
+    every: int | None = None  # or every k-th frame instead
+    trim: float = DEFAULT_TRIM  # fraction of frame scores cut from *each* end before averaging
+    keep_evidence: int = 0  # keep this many top faces (crops + frames) per file for reports
+    # applied to each decoded frame (RGB uint8) before face detection, e.g. a robustness
+    # perturbation: the whole frame is degraded, as in the wild; video frames one at a time
+    transform: Callable[[np.ndarray], np.ndarray] | None = None
+
+
+@dataclass
+class Evidence:
+    """What drove a verdict: the top-scoring faces with their crops and frames (report only)."""
+
+    face: FaceRecord
+    crop: np.ndarray
+    frame: np.ndarray
+
+
+@dataclass
+class FileResult:
+    record: FileRecord
+    faces: list[FaceRecord] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+def thumbnail(image: np.ndarray, box: tuple[float, float, float, float], max_side: int = 360) -> np.ndarray:
+    """A small copy of the frame with the face boxed, so reports never hold full frames."""
+    scale = min(1.0, max_side / max(image.shape[:2]))
+    small = (
+        cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        if scale < 1
+        else image.copy()
+    )
+    x0, y0, x1, y1 = (int(round(v * scale)) for v in box)
+    cv2.rectangle(small, (x0, y0), (x1, y1), (255, 40, 40), 2)
+    return small
+
+
+def read_error_message(path: str | Path, err: BaseException) -> str:
+    """The one line for a file that cannot be read: the media layer's own, else the decoder's."""
+    if isinstance(err, FakelensError):
+        return err.message
+    if isinstance(err, OSError) and err.strerror:
+        return f"cannot read '{path}': {err.strerror}"
+    detail = " ".join(str(err).split())[:200]
+    return f"cannot read '{path}': {type(err).__name__}" + (f": {detail}" if detail else "")
+
+
+class Scanner:
+    """Scans files with one detector; the face pipeline is the one the detector was trained with."""
+
+    def __init__(self, detector: _Detector, options: ScanOptions | None = None):
+        self.detector = detector
+        self.options = options or ScanOptions()
+        self.faces = FacePipeline(detector.face)
+
+    def _frames(self, path: Path, kind: str) -> Iterator[tuple[int, float, np.ndarray]]:
+        opts = self.options
+        transform = opts.transform or (lambda image: image)
+        if kind == "image":
+            yield 0, 0.0, transform(load_image(path))
+            return
+        for fr in sample_frames(path, num_frames=opts.num_frames, every=opts.every):
+            yield fr.index, fr.time_s, transform(fr.image)
+
+    def scan_file(self, path: str | Path) -> FileResult:
+        """Scan one image or video. A file that cannot be read is an ``error`` record; a failure of
+        face detection or the model raises :class:`ModelFailure` (it is not the file's fault)."""
+        t0 = time.perf_counter()
+        path = Path(path)
+        name = str(path)
+        det = self.detector
+        kind = "unknown"
+        common = {"model": det.name, "threshold": det.threshold}
+        face_records: list[FaceRecord] = []
+        evidence: list[Evidence] = []
+        # faces waiting to be scored together: (frame index, time_s, face index, aligned, thumbnail)
+        pending: list[tuple] = []
+        frames = faceless = 0
+        error: str | None = None
+
+        def flush() -> None:
+            """Score pending faces in one batch (cheaper per face than one call per frame)."""
+            nonlocal evidence
+            scores = det.predict_proba([p[3].crop for p in pending])
+            for (index, time_s, i, a, thumb), s in zip(pending, scores, strict=True):
+                box = tuple(int(round(v)) for v in a.face.box)
+                rec = FaceRecord(
+                    file=name, frame=index, time_s=float(time_s), face=i, box=box, score=float(s)
+                )
+                face_records.append(rec)
+                if thumb is not None:
+                    evidence.append(Evidence(rec, a.crop, thumb))
+            evidence = sorted(evidence, key=lambda e: -e.face.score)[: self.options.keep_evidence]
+            pending.clear()
+
+        source: Iterator | None = None
+        try:
+            try:  # reading: only here does a failure mean "this file cannot be read"
+                kind = media_kind(path)
+                source = self._frames(path, kind)
+            except READ_ERRORS as err:
+                error = read_error_message(name, err)
+            while source is not None:
+                try:
+                    index, time_s, image = next(source)
+                except StopIteration:
+                    break
+                except READ_ERRORS as err:
+                    error = read_error_message(name, err)
+                    break
+                frames += 1
+                try:  # detection and scoring: a failure here is the model's, and stops the run
+                    aligned = self.faces.extract(image)
+                    for i, a in enumerate(aligned):
+                        thumb = thumbnail(image, a.face.box) if self.options.keep_evidence else None
+                        pending.append((index, time_s, i, a, thumb))
+                    if len(pending) >= det.batch_size:
+                        flush()
+                except FakelensError:
+                    raise  # already one line (e.g. a model that cannot load): it stops the run as it is
+                except Exception as err:
+                    raise ModelFailure(name, err) from err
+                if not aligned:
+                    faceless += 1
+            if error is None and pending:
+                try:
+                    flush()
+                except FakelensError:
+                    raise
+                except Exception as err:
+                    raise ModelFailure(name, err) from err
+        finally:
+            if source is not None:
+                source.close()  # releases an open video container at once, whatever happened
+        if error is not None:  # no partial face records for a file that failed: it is one error
+            rec = FileRecord(
+                name,
+                kind,
+                "error",
+                None,
+                0,
+                frames,
+                faceless,
+                error,
+                **common,
+                seconds=time.perf_counter() - t0,
+            )
+            return FileResult(rec, [], [])
+        frame_scores = [score for _, score in frame_scores_of(face_records).values()]
+        if kind == "image":
+            rule = IMAGE_RULE
+            score = frame_scores[0] if frame_scores else None
+        else:
+            rule = video_rule(self.options.trim)
+            score = video_score(frame_scores, self.options.trim) if frame_scores else None
+        if score is None:
+            verdict = "no_face"
+        else:
+            verdict = "fake" if score >= det.threshold else "real"
+        rec = FileRecord(
+            name,
+            kind,
+            verdict,
+            score,
+            len(face_records),
+            frames,
+            faceless,
+            None,
+            **common,
+            rule=rule,
+            seconds=time.perf_counter() - t0,
+        )
+        return FileResult(rec, face_records, evidence)
+
+    def scan(self, paths: Iterable[str | Path]) -> Iterator[FileResult]:
+        for p in paths:
+            yield self.scan_file(p)

@@ -1,0 +1,68 @@
+"""What every scoring backend answers: the ``Scorer`` protocol, plus the few plain helpers they share.
+
+PyTorch (``TorchScorer``), ONNX Runtime (``OnnxScorer``) and test-time adaptation
+(``AttentionConsistencyTTA``) each implement it on their own; none subclasses another, so callers
+check ``isinstance(x, Scorer)`` (or just call the methods) instead of asking for one backend's class.
+This module imports neither torch nor onnxruntime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+
+from fakelens.errors import FakelensError
+
+if TYPE_CHECKING:
+    from fakelens.faces.pipeline import FaceConfig
+    from fakelens.preprocess import Preprocess
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Scores aligned face crops made with ``face`` (alias ``framing``) and fed through ``preprocess``.
+
+    ``predict_proba(crops)``: p(fake) per crop, float32, shape (N,); a crop is called fake when
+    ``p >= threshold``. ``features(crops)``: the (N, D) vector the head sees (pooled features; an
+    ensemble's member logits), or ``FeaturesUnavailable`` where the backend cannot give it.
+    ``backend``: ``"torch"`` or ``"onnx"``, what runs ``predict_proba``. Heat maps additionally need
+    ``can_explain`` and ``model`` (a torch module with ``forward_features``/``forward_head``).
+    """
+
+    name: str
+    config: dict
+    preprocess: Preprocess
+    face: FaceConfig
+    threshold: float
+    batch_size: int
+    backend: str
+
+    @property
+    def framing(self) -> FaceConfig: ...
+
+    def predict_proba(self, crops: list[np.ndarray]) -> np.ndarray: ...
+
+    def features(self, crops: list[np.ndarray]) -> np.ndarray: ...
+
+
+class FeaturesUnavailable(FakelensError, NotImplementedError):
+    """A one-line error: this scorer cannot give features (say which and why)."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"no features from this model: {reason}", name, verb="cannot take features from")
+
+
+def batched(
+    crops: list[np.ndarray],
+    batch_size: int,
+    run: Callable[[list[np.ndarray], int], np.ndarray],
+    empty: tuple[int, ...] = (0,),
+) -> np.ndarray:
+    """``run(batch, offset)`` over consecutive batches, concatenated as float32; no crops give an
+    array of shape ``empty`` (features: (0, 0), the width being unknown without a forward pass)."""
+    if len(crops) == 0:
+        return np.zeros(empty, dtype=np.float32)
+    out = [run(crops[i : i + batch_size], i) for i in range(0, len(crops), batch_size)]
+    return np.concatenate(out).astype(np.float32, copy=False)

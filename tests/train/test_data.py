@@ -1,0 +1,60 @@
+"""What training reads: folders split by group (with a warning for frame folders), manifests'
+fakes kept as ready-made fakes, and a group in both train and val refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fakelens.errors import ConfigError
+from fakelens.train.config import DataSection
+from fakelens.train.data import data_splits
+
+
+def _touch(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"")
+    return path
+
+
+def test_frame_folders_are_grouped_and_warned_about(tmp_path, capsys):
+    for v in range(30):
+        for f in range(4):
+            _touch(tmp_path / "frames" / f"vid{v}" / f"{f:04d}.png")
+    reals, _, _ = data_splits(DataSection(real_dirs=[tmp_path / "frames"]))
+    assert "grouped by their folder" in capsys.readouterr().err
+    seen = {}
+    for split, paths in reals.files.items():
+        for p in paths:
+            assert seen.setdefault(p.parent.name, split) == split  # a video never spans two splits
+    assert len(set(seen.values())) > 1
+    data_splits(DataSection(real_dirs=[tmp_path / "frames"], group_by="folder"))
+    assert "grouped" not in capsys.readouterr().err
+    by_file, _, _ = data_splits(DataSection(real_dirs=[tmp_path / "frames"], group_by="file"))
+    where: dict[str, set[str]] = {}
+    for split, paths in by_file.files.items():
+        for p in paths:
+            where.setdefault(p.parent.name, set()).add(split)
+    assert any(len(splits) > 1 for splits in where.values())  # each frame on its own
+
+
+def test_manifest_fakes_and_groups(tmp_path):
+    rows = [
+        {"path": f"r{i}.png", "label": 0, "group": f"person{i % 5}", "video_id": f"v{i}"} for i in range(40)
+    ] + [{"path": f"f{i}.png", "label": 1, "group": f"person{i % 5}", "split": "train"} for i in range(3)]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    reals, fakes, _ = data_splits(DataSection(manifest=manifest, val_fraction=0.4, test_fraction=0.0))
+    assert len(fakes["train"]) == 3
+    groups = {s: {reals.groups[str(p)] for p in reals[s]} for s in ("train", "val")}
+    assert not groups["train"] & groups["val"]  # rows without a split follow their group
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        json.dumps({"path": "a.png", "label": 0, "group": "g", "split": "train"})
+        + "\n"
+        + json.dumps({"path": "b.png", "label": 0, "group": "g", "split": "val"})
+        + "\n"
+    )
+    with pytest.raises(ConfigError, match="in both train and val"):
+        data_splits(DataSection(manifest=bad))

@@ -41,6 +41,20 @@ def accuracy_table(summary: dict) -> str:
     return "\n".join(rows)
 
 
+def trained_before_lines(cfg: dict) -> list[str]:
+    """What changed in the recipe's code since these weights were trained (fakelens 0.1.0 weights
+    predate the 2026-12 foundations: the SBI generator now follows the official code)."""
+    members = [m.get("training") or {} for m in cfg.get("members", [])] or [cfg.get("training") or {}]
+    if all("method" in t for t in members):  # trained since the method plugins: nothing to say
+        return []
+    return [
+        "- Trained before the 2026-12 foundations: its SBI fakes came from the earlier generator (colour jitter "
+        "at p=0.3 and stronger saturation, the mask not moved with the source, a relative soft-mask size), which "
+        "`fakelens.forge.sbi` no longer makes; `make train-default` now trains on the official-code SBI and "
+        "will give other weights. The benchmarks' SBI test fakes come from the new generator."
+    ]
+
+
 def network_lines(name: str, cfg: dict, training: dict | None) -> list[str]:
     """What one trained network saw and how it was trained, from its checkpoint's training record."""
     if not training:
@@ -174,12 +188,14 @@ def main() -> None:
     for name, training in nets:
         lines += network_lines(name, cfg, training)
     lines += [
-        "- Real faces: `../shared/data/ffhq-real` split by file-name hash (train / val / 20 % test); the test "
-        "share, and the StyleGAN2 faces' test share, are used only by benchmarks. Research use only: FFHQ images "
+        "- Real faces: `../shared/data/ffhq-real` split by group (each FFHQ photo is its own group, keyed by its "
+        "file name) into train / val / dev / final (`splits.json` beside the weights); the dev and final shares, "
+        "and those of the StyleGAN2 faces, are read only by benchmarks. Research use only: FFHQ images "
         "under their Flickr licences (collection CC BY-NC-SA 4.0), StyleGAN2 faces from "
         "thispersondoesnotexist.com; "
         "dlib's 68-point model (alignment, SBI masks) was trained on iBUG 300-W (non-commercial terms).",
         "- Rebuild: `make train-default` (every network by its recipe, the ensemble, shipping, benchmarks, card).",
+        *trained_before_lines(cfg),
         "",
         "## Figures",
     ]

@@ -65,6 +65,7 @@ def main() -> None:
     save_checkpoint(args.dst, model, cfg, half=args.half)
     run = args.splits or args.calibrate or args.src.parent
     if (run / SPLITS_FILE).is_file():
+        read_splits(run)  # refuses an old or broken format before it ships
         record = relative_record(json.loads((run / SPLITS_FILE).read_text()), args.data_root)
         (args.dst / SPLITS_FILE).write_text(json.dumps(record, indent=1) + "\n")
     else:

@@ -220,9 +220,10 @@ def test_shipped_protocol_configs_exist():
     assert len(_SHIPPED) >= 8
 
 
-def test_leave_one_method_out_folds_train_on_their_own_fakes(tmp_path, astronaut):
+def test_leave_one_method_out_folds_train_on_their_own_fakes(tmp_path, astronaut, monkeypatch):
     """Each fold's training set holds the fakes of the methods it keeps (not only reals + SBI), so
-    two folds train different models."""
+    two folds train different models; the recipe's own fake folders are not mixed in, and a
+    relative output folder works from anywhere."""
     import cv2
     import numpy as np
     import yaml
@@ -245,7 +246,14 @@ def test_leave_one_method_out_folds_train_on_their_own_fakes(tmp_path, astronaut
                 name = f"{method or 'real'}-{split}{i}.png"
                 cv2.imwrite(str(tmp_path / name), np.ascontiguousarray(look(base)[..., ::-1]))
                 rows.append(_row(name, int(method is not None), "d", method, f"{method}{split}{i}", split))
-    recipe = tmp_path / "recipe.yaml"
+    extra = tmp_path / "recipe-fakes"
+    extra.mkdir()
+    for i in range(3):
+        cv2.imwrite(
+            str(extra / f"extra-{i}.png"), np.ascontiguousarray(looks["tinted"](astronaut)[..., ::-1])
+        )
+    recipe = tmp_path / "recipes" / "recipe.yaml"
+    recipe.parent.mkdir()
     recipe.write_text(
         yaml.safe_dump(
             {
@@ -256,14 +264,19 @@ def test_leave_one_method_out_folds_train_on_their_own_fakes(tmp_path, astronaut
                     "input_size": 64,
                     "drop_rate": 0.0,
                 },
-                "data": {"real_dirs": [str(tmp_path)], "cache_dir": str(tmp_path / "cache")},
+                "data": {
+                    "real_dirs": [str(tmp_path)],
+                    "fake_dirs": [str(extra)],
+                    "cache_dir": str(tmp_path / "cache"),
+                },
                 "train": {"epochs": 1, "pairs_per_batch": 2, "num_workers": 0, "patience": 1},
                 "face": {"crop": {"size": 96}},
             }
         )
     )
     cfg = _config(tmp_path, rows, kind="cross_manipulation", train_datasets=["d"])
-    summary = run_protocol(cfg, tmp_path / "run", train_recipe=recipe, progress=False)
+    monkeypatch.chdir(tmp_path)
+    summary = run_protocol(cfg, "run", train_recipe=recipe, progress=False)
     folds = {p["fold"]: Path(p["folder"]) / "train" for p in summary["folds"]}
     assert len(folds) == 2
     trained = {}

@@ -58,3 +58,20 @@ def test_manifest_fakes_and_groups(tmp_path):
     )
     with pytest.raises(ConfigError, match="in both train and val"):
         data_splits(DataSection(manifest=bad))
+
+
+def test_a_face_pipeline_bug_stops_face_loading_instead_of_skipping_the_file(tmp_path, demo_dir, monkeypatch):
+    """Only unreadable files are skipped; an error of the pipeline itself would otherwise be cached
+    as a 'skipped' face and quietly shrink the training set."""
+    import fakelens.data.facecache as facecache
+    from fakelens.faces import FaceConfig
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("landmark model broke")
+
+    monkeypatch.setattr(facecache, "landmarks68", broken)
+    with pytest.raises(RuntimeError, match="landmark model broke"):
+        facecache.build_faceset([demo_dir / "astronaut.png"], FaceConfig(), tmp_path / "cache")
+    assert not list((tmp_path / "cache").glob("*.npz")) if (tmp_path / "cache").exists() else True
+    missing = facecache.build_faceset([tmp_path / "gone.png"], FaceConfig(), None)
+    assert len(missing) == 0 and missing.skipped[0][0] == str(tmp_path / "gone.png")

@@ -85,9 +85,11 @@ def build_faceset(
         except FakelensError as err:
             skipped.append((str(p), err.reason))
             continue
-        except Exception as err:  # noqa: BLE001 - one odd image must not lose the whole cache
-            skipped.append((str(p), f"unexpected {type(err).__name__}: {err}"))
+        except OSError as err:  # a file that vanished or cannot be read: skipped, and said so
+            skipped.append((str(p), err.strerror or str(err)))
             continue
+        # anything else came from the face pipeline, not the file: a bug that must fail loudly
+        # (caught here, it would be cached as a "skipped" face and quietly shrink the training set)
         crops.append(crop)
         lms.append(lm)
         kept.append(str(p))

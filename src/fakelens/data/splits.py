@@ -189,7 +189,14 @@ def read_splits(path: Path, data_root: Path | None = None) -> SplitsFile:
         )
 
     def paths(part: dict) -> dict[str, list[Path]]:
-        return {k: [_reroot(Path(p), data_root) for p in v] for k, v in (part or {}).items()}
+        out = {k: [_reroot(Path(p), data_root) for p in v] for k, v in (part or {}).items()}
+        if data_root is None and any(not p.is_absolute() for v in out.values() for p in v):
+            raise ConfigError(
+                "lists paths relative to a data folder (a shipped model's splits): give the data folder "
+                "(e.g. ../shared/data) to read it",
+                path,
+            )
+        return out
 
     fake_rule = raw.get("fake_rule")
     return SplitsFile(

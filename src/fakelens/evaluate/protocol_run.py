@@ -24,9 +24,10 @@ def _train_fold(recipe: Path, plan: dict, overrides: dict | None) -> Path:
     fold_overrides = {
         **(overrides or {}),
         "data.real_dirs": [],
-        "data.manifest": plan["train"],
-        "data.val_manifest": plan["val"],
-        "out_dir": str(Path(plan["folder"]) / "train"),
+        "data.fake_dirs": [],  # the fold's manifest is the whole training data, fakes included
+        "data.manifest": str(Path(plan["train"]).resolve()),
+        "data.val_manifest": str(Path(plan["val"]).resolve()),
+        "out_dir": str((Path(plan["folder"]) / "train").resolve()),
     }
     cfg = TrainConfig.from_yaml(recipe, fold_overrides)
     return train(cfg)

@@ -254,7 +254,11 @@ def _write_rows(rows: list[ManifestRow], path: Path) -> Path:
         for r in rows:
             rec = {"path": str(r.path), "label": r.label, "dataset": r.dataset, "method": r.method}
             rec |= {"video_id": r.video_id, "split": r.split}
-            rec |= {k: v for k, v in (("frame", r.frame), ("aligned", r.aligned)) if v is not None}
+            rec |= {
+                k: v
+                for k, v in (("frame", r.frame), ("aligned", r.aligned), ("group", r.group))
+                if v is not None
+            }
             fh.write(json.dumps(rec) + "\n")
     return path
 

@@ -108,10 +108,16 @@ def parse_config(cfg: dict, folder: Path) -> tuple[Preprocess, FaceConfig, float
         raise FakelensError(f"config.json: {err}", folder, verb="cannot load model") from None
 
 
+# Checkpoints written before the method plugins named their method in the architecture; both
+# aliases built exactly ``sbi-effnet-lite0``. Read-only: recipes must name the real architecture.
+LEGACY_ARCHITECTURES = {"acmf-effnet-lite0": "sbi-effnet-lite0", "lsda-effnet-lite0": "sbi-effnet-lite0"}
+
+
 def build_model(cfg: dict, folder: Path) -> torch.nn.Module:
     """The checkpoint's architecture with its weights loaded (fp32, eval mode)."""
     try:
-        net = create_model(cfg["architecture"], pretrained=False, **cfg.get("model_kwargs", {}))
+        arch = LEGACY_ARCHITECTURES.get(cfg["architecture"], cfg["architecture"])
+        net = create_model(arch, pretrained=False, **cfg.get("model_kwargs", {}))
     except KeyError as err:
         raise FakelensError(f"config.json lacks the key {err}", folder, verb="cannot load model") from None
     except (TypeError, ValueError) as err:

@@ -34,8 +34,10 @@ class DataSection(_Strict):
     real_dirs: list[Path] = Field(default_factory=list)
     manifest: Path | None = None
     # Fakes: self-blended (SBI) fakes of the training reals made on the fly, and/or folders of
-    # ready-made fakes (e.g. GAN faces) split by file name like the reals; their ``test`` share
-    # (``fake_test_fraction``: dev + final) is never read by training; benchmarks test on it.
+    # ready-made fakes (e.g. GAN faces) split by group like the reals but with their own held-out
+    # share (``fake_test_fraction``: dev + final, never read by training; benchmarks test on it).
+    # The two rules differ, so a fake folder made *from* the reals (swaps of the same people)
+    # belongs in a manifest with ``group`` columns, not in fake_dirs.
     sbi: bool = True
     fake_dirs: list[Path] = Field(default_factory=list)
     fake_test_fraction: float = Field(0.4, ge=0, lt=1)

@@ -82,6 +82,12 @@ def manifest_splits(
 
     rows = read_manifest(manifest)
     if val_manifest is None:
+        loose = sum(1 for r in rows if not (r.split or r.group or r.video_id))
+        if loose:
+            console.print(
+                f"[yellow]warning[/] data.manifest: {loose} rows have no split, group or video_id and are "
+                "split file by file: frames of one video or photos of one person may land in train and val"
+            )
         pairs = [(r, r.split or rule.assign(group(r))) for r in rows]
         train = [r for r, s in pairs if s == "train"]
         val = [r for r, s in pairs if s == "val"]
@@ -132,6 +138,7 @@ def data_splits(data: DataSection, framing: str | None = None) -> tuple[Splits, 
             fakes.groups |= extra.groups
         if data.val_manifest is None:
             _check_group_overlap(reals, "real")
+            _check_group_overlap(fakes, "fake")
         return reals, fakes, aligned
     reals = folder_splits(data.real_dirs, data, rule, "data.real_dirs")
     fakes = (

@@ -49,10 +49,12 @@ ship-default: install
 card: install
 	$(BIN)/python scripts/model_card.py $(SHIPPED) --cross runs/bench-cross/summary.json
 
-## Accuracy figures of the default model (needs ../shared/data), scan speed against a baseline and
+## Accuracy figures of the default model and its Lite0 (needs ../shared/data; the dev split of the
+## default's splits.json), scan speed against a baseline and
 ## against the SBI Lite0 alone, and the cross-manipulation benchmark
 bench: install
 	$(BIN)/python benchmarks/bench_accuracy.py
+	$(BIN)/python benchmarks/bench_accuracy.py --model sbi-effnet-lite0-ffhq --out runs/bench-accuracy-lite0
 	$(BIN)/python benchmarks/bench_speed.py
 	$(BIN)/python benchmarks/bench_cross_manipulation.py --robustness blur,jpeg,resize,noise,h264
 	$(BIN)/python benchmarks/bench_zoo_speed.py --model sbi-effnet-lite0-ffhq,$(DEFAULT)

@@ -58,6 +58,36 @@ def tiny_detector():
     return Detector(create_model("tiny-cnn"), Preprocess(64), FaceConfig(), threshold=0.5, name="tiny")
 
 
+@pytest.fixture(scope="session")
+def make_tiny_checkpoint():
+    """``make(folder, seed=0, size=64, threshold=0.5)``: a saved tiny-cnn checkpoint with non-trivial
+    BatchNorm statistics (so folding them in an export is exercised)."""
+    import torch
+
+    from fakelens.faces import FaceConfig
+    from fakelens.models import create_model
+    from fakelens.models.checkpoint import save_checkpoint
+
+    def make(folder, seed: int = 0, size: int = 64, threshold: float = 0.5):
+        torch.manual_seed(seed)
+        net = create_model("tiny-cnn")
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+        cfg = {
+            "name": "tiny",
+            "architecture": "tiny-cnn",
+            "model_kwargs": {},
+            "preprocess": {"input_size": size, "mean": [0.5] * 3, "std": [0.5] * 3},
+            "face": FaceConfig().to_dict(),
+            "threshold": threshold,
+        }
+        return save_checkpoint(folder, net, cfg)
+
+    return make
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_onnx_cache(tmp_path_factory):
     """ONNX exports made by tests go to a temporary cache, not the user's ~/.cache/fakelens."""

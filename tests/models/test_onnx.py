@@ -14,8 +14,6 @@ from typer.testing import CliRunner
 from fakelens.cli import app
 from fakelens.errors import FakelensError
 from fakelens.faces import FaceConfig, FacePipeline
-from fakelens.models import create_model
-from fakelens.models.checkpoint import save_checkpoint
 from fakelens.models.detector import Detector, load_detector
 from fakelens.models.onnx_backend import ONNX_FILE, OnnxDetector, cache_root, export_onnx
 from fakelens.scan.api import scan_paths
@@ -31,24 +29,6 @@ def onnx_cache(tmp_path_factory, monkeypatch):
     root = tmp_path_factory.getbasetemp() / "fakelens-cache"
     monkeypatch.setenv("FAKELENS_CACHE", str(root))
     return root
-
-
-def _tiny(folder, seed=0, size=64):
-    torch.manual_seed(seed)
-    net = create_model("tiny-cnn")
-    for m in net.modules():  # non-trivial BatchNorm statistics, so folding them is exercised
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-    cfg = {
-        "name": "tiny",
-        "architecture": "tiny-cnn",
-        "model_kwargs": {},
-        "preprocess": {"input_size": size, "mean": [0.5] * 3, "std": [0.5] * 3},
-        "face": FaceConfig().to_dict(),
-        "threshold": 0.5,
-    }
-    return save_checkpoint(folder, net, cfg)
 
 
 def _crops(n, size=100, seed=0):
@@ -80,8 +60,8 @@ def onnx_default(tmp_path_factory):
     return load_detector(path.parent, backend="onnx")
 
 
-def test_tiny_export_is_self_describing_and_matches_torch(tmp_path):
-    ck = _tiny(tmp_path / "ck")
+def test_tiny_export_is_self_describing_and_matches_torch(tmp_path, make_tiny_checkpoint):
+    ck = make_tiny_checkpoint(tmp_path / "ck")
     path = export_onnx(ck, tmp_path / "out")
     assert path == tmp_path / "out" / ONNX_FILE
     cfg = json.loads((tmp_path / "out" / "config.json").read_text())
@@ -111,8 +91,8 @@ def test_scan_gives_the_same_verdict_with_both_backends(torch_default, onnx_defa
     assert abs(a.score - b.score) < ATOL
 
 
-def test_checkpoint_without_export_is_exported_once_to_the_cache(tmp_path, onnx_cache):
-    ck = _tiny(tmp_path / "ck", seed=1)
+def test_checkpoint_without_export_is_exported_once_to_the_cache(tmp_path, onnx_cache, make_tiny_checkpoint):
+    ck = make_tiny_checkpoint(tmp_path / "ck", seed=1)
     det = load_detector(ck, backend="onnx")
     assert det.onnx_path.is_relative_to(cache_root()) and det.onnx_path.is_file()
     assert det._torch is None and det.can_explain  # PyTorch loads only when a heat map is asked for
@@ -123,19 +103,19 @@ def test_checkpoint_without_export_is_exported_once_to_the_cache(tmp_path, onnx_
     assert again.onnx_path == det.onnx_path  # reused, not re-exported
 
 
-def test_stale_export_beside_new_weights_is_not_used(tmp_path):
-    ck = _tiny(tmp_path / "ck", seed=2)
+def test_stale_export_beside_new_weights_is_not_used(tmp_path, make_tiny_checkpoint):
+    ck = make_tiny_checkpoint(tmp_path / "ck", seed=2)
     export_onnx(ck, ck)  # into the checkpoint folder itself
     assert load_detector(ck, backend="onnx").onnx_path == ck / ONNX_FILE
-    _tiny(ck, seed=3)  # retrained: the export beside it is now stale
+    make_tiny_checkpoint(ck, seed=3)  # retrained: the export beside it is now stale
     with pytest.warns(UserWarning, match="exported from other weights"):
         det = load_detector(ck, backend="onnx")
     assert det.onnx_path != ck / ONNX_FILE
     _agree(load_detector(ck, backend="torch"), det, _crops(3))
 
 
-def test_bad_or_missing_onnx_files_give_one_line_errors(tmp_path):
-    ck = _tiny(tmp_path / "ck")
+def test_bad_or_missing_onnx_files_give_one_line_errors(tmp_path, make_tiny_checkpoint):
+    ck = make_tiny_checkpoint(tmp_path / "ck")
     export_onnx(ck, tmp_path / "good")
     bad = tmp_path / "bad"
     shutil.copytree(tmp_path / "good", bad)
@@ -171,10 +151,10 @@ def test_bad_or_missing_onnx_files_give_one_line_errors(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's TorchScript exporter
-def test_foreign_onnx_graph_is_refused(tmp_path):
+def test_foreign_onnx_graph_is_refused(tmp_path, make_tiny_checkpoint):
     folder = tmp_path / "foreign"
     folder.mkdir()
-    shutil.copy(_tiny(tmp_path / "ck") / "config.json", folder / "config.json")
+    shutil.copy(make_tiny_checkpoint(tmp_path / "ck") / "config.json", folder / "config.json")
     torch.onnx.export(
         torch.nn.Conv2d(3, 1, 3), (torch.zeros(1, 3, 64, 64),), str(folder / ONNX_FILE), dynamo=False
     )
@@ -182,8 +162,8 @@ def test_foreign_onnx_graph_is_refused(tmp_path):
         load_detector(folder, backend="onnx")
 
 
-def test_export_never_overwrites_another_models_config(tmp_path):
-    ck = _tiny(tmp_path / "ck")
+def test_export_never_overwrites_another_models_config(tmp_path, make_tiny_checkpoint):
+    ck = make_tiny_checkpoint(tmp_path / "ck")
     other = tmp_path / "other"
     other.mkdir()
     (other / "config.json").write_text('{"name": "someone else"}')
@@ -194,8 +174,8 @@ def test_export_never_overwrites_another_models_config(tmp_path):
     export_onnx(ck, tmp_path / "twice")  # re-exporting the same model over itself is fine
 
 
-def test_backends_without_onnxruntime(tmp_path, monkeypatch):
-    ck = _tiny(tmp_path / "ck")
+def test_backends_without_onnxruntime(tmp_path, monkeypatch, make_tiny_checkpoint):
+    ck = make_tiny_checkpoint(tmp_path / "ck")
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
     det = load_detector(ck, backend="auto")
     assert type(det) is Detector and det.backend == "torch"
@@ -203,8 +183,8 @@ def test_backends_without_onnxruntime(tmp_path, monkeypatch):
         load_detector(ck, backend="onnx")
 
 
-def test_cli_export_and_scan_with_each_backend(tmp_path, demo_dir):
-    ck = _tiny(tmp_path / "ck")
+def test_cli_export_and_scan_with_each_backend(tmp_path, demo_dir, make_tiny_checkpoint):
+    ck = make_tiny_checkpoint(tmp_path / "ck")
     res = runner.invoke(app, ["export", "--model", str(ck), "--onnx", "--out", str(tmp_path / "x")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "x" / ONNX_FILE).is_file() and (tmp_path / "x" / "config.json").is_file()

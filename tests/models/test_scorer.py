@@ -10,8 +10,6 @@ import torch
 from fakelens.errors import FakelensError
 from fakelens.evaluate.tta import AttentionConsistencyTTA
 from fakelens.faces import FaceConfig
-from fakelens.models import create_model
-from fakelens.models.checkpoint import save_checkpoint
 from fakelens.models.detector import Detector
 from fakelens.models.loading import load_detector
 from fakelens.models.onnx_backend import ONNX_FILE, OnnxScorer, export_onnx
@@ -28,22 +26,8 @@ def onnx_cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    net = create_model("tiny-cnn")
-    for m in net.modules():  # non-trivial BatchNorm statistics
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-    cfg = {
-        "name": "tiny",
-        "architecture": "tiny-cnn",
-        "model_kwargs": {},
-        "preprocess": {"input_size": 64, "mean": [0.5] * 3, "std": [0.5] * 3},
-        "face": FaceConfig().to_dict(),
-        "threshold": 0.4,
-    }
-    return save_checkpoint(tmp_path_factory.mktemp("scorer") / "ck", net, cfg)
+def checkpoint(tmp_path_factory, make_tiny_checkpoint):
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("scorer") / "ck", threshold=0.4)
 
 
 def _crops(n, seed=0):

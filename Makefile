@@ -58,6 +58,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_speed.py
 	$(BIN)/python benchmarks/bench_cross_manipulation.py --robustness blur,jpeg,resize,noise,h264
 	$(BIN)/python benchmarks/bench_zoo_speed.py --model sbi-effnet-lite0-ffhq,$(DEFAULT)
+	$(BIN)/python benchmarks/bench_video_dev.py --model $(DEFAULT),sbi-effnet-lite0-ffhq
 
 ## Train the detector zoo's recipes (configs/models/, needs ../shared/data; ~3 h on 2 CPU cores) and
 ## benchmark them side by side into runs/bench-zoo/zoo.md

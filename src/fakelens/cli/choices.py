@@ -29,6 +29,7 @@ class Layout(StrEnum):
     dfdc = "dfdc"
     df40 = "df40"
     generic = "generic"
+    manifest = "manifest"
 
 
 class Compression(StrEnum):

@@ -363,6 +363,7 @@ def _faces(item, index, time_s, source, image, mask) -> list[dict]:
                 "face": k,
                 "box": [round(float(v), 1) for v in face.face.box],
                 "split": item.split,
+                "group": item.group,
                 "source": str(source),
                 "landmarks": np.round(lm, 1).tolist(),
                 "mask": None if mask_rel is None else mask_rel.as_posix(),

@@ -6,8 +6,8 @@ a real video and the fakes made from it never land in different splits. ``video_
 across methods and datasets (``ffpp/Deepfakes/c23/000_003``): DeepfakeBench groups videos by folder
 name and merges FF++'s ``000_003`` of four methods into one "video"; grouping here never does.
 
-Parsers: ``ffpp`` (FF++ with DFD, Celeb-DF) and ``others`` (DFDC, DF40, generic); what a unit
-of media is, and the helpers they share: ``base``.
+Parsers: ``ffpp`` (FF++ with DFD, Celeb-DF), ``others`` (DFDC, DF40, generic) and ``manifest`` (a
+folder's own MANIFEST.tsv); what a unit of media is, and the helpers they share: ``base``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from fakelens.data.layouts.base import (
     media_units,
 )
 from fakelens.data.layouts.ffpp import parse_celebdf, parse_ffpp
+from fakelens.data.layouts.manifest import parse_manifest
 from fakelens.data.layouts.others import parse_df40, parse_dfdc, parse_generic
 from fakelens.errors import FakelensError
 
@@ -39,9 +40,15 @@ __all__ = [
     "parse_ffpp",
     "parse_generic",
     "parse_layout",
+    "parse_manifest",
 ]
 
-_PARSERS = {"celebdf": parse_celebdf, "dfdc": parse_dfdc, "generic": parse_generic}
+_PARSERS = {
+    "celebdf": parse_celebdf,
+    "dfdc": parse_dfdc,
+    "generic": parse_generic,
+    "manifest": parse_manifest,
+}
 
 
 def parse_layout(
@@ -80,4 +87,5 @@ _EXPECTED = {
     "dfdc": "folders with metadata.json or labels.csv beside their videos",
     "df40": "<method>/[ff|cdf]/... folders of videos or frames",
     "generic": "real/... and fake/<method>/... with images or videos",
+    "manifest": "MANIFEST.tsv listing files that are present",
 }

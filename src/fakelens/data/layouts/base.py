@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fakelens.media.kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
-LAYOUTS = ("ffpp", "celebdf", "dfdc", "df40", "generic")
+LAYOUTS = ("ffpp", "celebdf", "dfdc", "df40", "generic", "manifest")
 SPLITS = ("train", "val", "test")
 _SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 _CONTAINER_NAMES = {"frames", "images", "imgs", "videos", "faces", "photos", *_SPLIT_NAMES}
@@ -35,6 +35,7 @@ class Item:
     split: str
     mask: Path | None = None  # FF++ mask video (or mask frames folder), same frame indices as source
     compression: str | None = None
+    group: str | None = None  # the split's key where the dataset names one (a MANIFEST.tsv ``group``)
 
     @property
     def kind(self) -> str:

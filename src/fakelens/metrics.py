@@ -115,7 +115,8 @@ def aggregate_by_video(
     """Collapse frame rows into one row per video: ``(ids, labels, scores)``.
 
     Videos keep first-appearance order. The video score is, by default, the scan's own rule
-    (``fakelens.rules.video_score``: the trimmed mean of its frame scores), so a video's metrics
+    (``fakelens.rules.video_score``: the trimmed mean of its frame scores; ``evaluate`` itself scores
+    videos by face tracks, ``rules.track_video_score``, and passes them in), so a video's metrics
     are computed on the score ``fakelens scan`` reports for it; ``how="mean"``/``"median"`` are for
     comparisons. Its label is the shared label of its frames. A video whose frames disagree on the
     label is a manifest bug, so it raises rather than silently voting.
@@ -166,7 +167,7 @@ def binary_metrics(y_true: Any, y_score: Any, threshold: float = 0.5) -> dict[st
 
 
 def evaluation_report(
-    y_true: Any, y_score: Any, video_ids: Any = None, threshold: float = 0.5
+    y_true: Any, y_score: Any, video_ids: Any = None, threshold: float = 0.5, videos: Any = None
 ) -> dict[str, Any]:
     """Frame-level and (if ids are given) video-level metrics under separate, explicit keys.
 
@@ -177,7 +178,12 @@ def evaluation_report(
         "frame_level": binary_metrics(y_true, y_score, threshold) | {"rule": FRAME_RULE},
         "video_level": None,
     }
-    if video_ids is not None:
-        _, v_true, v_score = aggregate_by_video(video_ids, y_true, y_score)
+    if videos is not None:  # (ids, labels, scores) already by the video rule (face tracks: evaluate)
+        _, v_true, v_score = videos
         report["video_level"] = binary_metrics(v_true, v_score, threshold) | {"rule": VIDEO_RULE}
+    elif video_ids is not None:
+        _, v_true, v_score = aggregate_by_video(video_ids, y_true, y_score)
+        report["video_level"] = binary_metrics(v_true, v_score, threshold) | {
+            "rule": "20%-trimmed mean over frames of the max over faces (no face tracks given)"
+        }
     return report

@@ -20,6 +20,7 @@ class FaceRecord:
     face: int  # index of the face within its frame, largest first
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the original frame's pixels
     score: float  # p(fake)
+    track: int = -1  # the face track it belongs to (fakelens.rules.link_tracks); -1 before linking
     type: str = field(default="face", init=False)
 
 
@@ -37,6 +38,11 @@ class FileRecord:
     threshold: float = 0.5
     rule: str = ""  # how the file score came from the face scores
     seconds: float = 0.0
+    tracks: int = 0  # face tracks found (an image: its faces)
+    track: int | None = None  # the track whose score is the file's (None without faces)
+    track_frames: int = (
+        0  # examined frames in which that track has a face (the rest are counted, not dropped)
+    )
     type: str = field(default="file", init=False)
 
 

@@ -56,23 +56,33 @@ def test_aligned_crops_are_scored_as_they_are_and_faces_of_a_frame_are_one_sampl
     assert (video["n_real"], video["n_fake"]) == (1, 1)
 
 
-def test_video_level_score_is_the_scan_video_score(demo_dir, tiny_detector, monkeypatch):
-    """Manifest-free: the frame scores a scan gives a video, aggregated as ``evaluate`` does, give
-    the scan's own video score (not their plain mean), and the metrics name the rule."""
-    from fakelens.evaluate.metrics import aggregate_by_video, evaluation_report
+def test_video_level_score_is_the_scan_video_score(tmp_path, demo_dir, tiny_detector, monkeypatch):
+    """The score evaluate gives a video is the scan's own (face tracks, not a plain mean of frames),
+    and the metrics name the scan's rule."""
+    from fakelens.evaluate.run import _VideoFaces
     from fakelens.scan.scanner import Scanner, ScanOptions, frame_scores_of
 
     pattern = iter([0.0, 0.9, 0.9, 0.9, 0.9, 0.9, 1.0, 0.9, 0.0, 1.0] * 10)
     monkeypatch.setattr(
         tiny_detector, "predict_proba", lambda crops: np.array([next(pattern) for _ in crops])
     )
-    result = Scanner(tiny_detector, ScanOptions(num_frames=10)).scan_file(demo_dir / "astronaut-pan.mp4")
+    clip = demo_dir / "astronaut-pan.mp4"
+    result = Scanner(tiny_detector, ScanOptions(num_frames=10)).scan_file(clip)
     frames = np.array([score for _, score in frame_scores_of(result.faces).values()])
     assert len(frames) >= 5 and abs(frames.mean() - result.record.score) > 0.01  # the rules differ here
-    _, labels, video_scores = aggregate_by_video(["clip"] * len(frames), [1] * len(frames), frames)
-    assert video_scores.tolist() == pytest.approx([result.record.score], abs=1e-9)
-    report = evaluation_report([1] * len(frames), frames, ["clip"] * len(frames))
-    assert report["video_level"]["rule"] == result.record.rule
+    videos = _VideoFaces()
+    row = type("Row", (), {"path": clip, "frame": None})()
+    for f in result.faces:
+        videos.add(
+            "clip", 1, videos.frame_base("clip", row, video_file=True) + f.frame, f.face, f.box, f.score
+        )
+    assert videos.scored()[2].tolist() == pytest.approx([result.record.score], abs=1e-9)
+    manifest = tmp_path / "m.jsonl"
+    rows = [{"path": str(clip), "label": 1}, {"path": str(demo_dir / "astronaut.png"), "label": 0}]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    pattern = iter([0.0, 0.9, 0.9, 0.9, 0.9, 0.9, 1.0, 0.9, 0.0, 1.0] * 10)
+    report = evaluate_manifest(manifest, tmp_path / "out", model=tiny_detector, num_frames=10, progress=False)
+    assert report["metrics"]["video_level"]["rule"] == result.record.rule
 
 
 def test_a_failing_model_stops_the_evaluation(tmp_path, demo_dir, tiny_detector, monkeypatch):

@@ -38,6 +38,8 @@ class ManifestRow:
     frame: int | None = None  # frame index in the source video: faces of one frame score as one sample
     aligned: str | None = None  # an aligned crop made under this FaceConfig fingerprint (prepare, synth)
     group: str | None = None  # person or source collection: splits keep a group together
+    face: int | None = None  # index of the face in its frame (prepare: largest first)
+    box: tuple[float, float, float, float] | None = None  # the face's box in the frame: links tracks
 
 
 def _parse_label(value: Any, lineno: int, where: Path) -> int:
@@ -73,6 +75,24 @@ def _parse_frame(value: Any, lineno: int, where: Path) -> int | None:
     return frame
 
 
+def _parse_box(value: Any, lineno: int, where: Path) -> tuple[float, float, float, float] | None:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            raise FakelensError(f"line {lineno}: box '{text}' is not a list of 4 numbers", where) from None
+    if value is None:
+        return None
+    if not (
+        isinstance(value, list | tuple) and len(value) == 4 and all(isinstance(v, int | float) for v in value)
+    ):
+        raise FakelensError(f"line {lineno}: box {value!r} is not a list of 4 numbers", where)
+    return tuple(float(v) for v in value)
+
+
 def _make_row(record: dict[str, Any], lineno: int, where: Path, base: Path) -> ManifestRow:
     raw_path = _optional(record.get("path"))
     if raw_path is None:
@@ -90,6 +110,8 @@ def _make_row(record: dict[str, Any], lineno: int, where: Path, base: Path) -> M
         frame=_parse_frame(record.get("frame"), lineno, where),
         aligned=_optional(record.get("aligned")),
         group=_optional(record.get("group")),
+        face=_parse_frame(record.get("face"), lineno, where),
+        box=_parse_box(record.get("box"), lineno, where),
     )
 
 
@@ -147,7 +169,7 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
     Format by extension: ``.jsonl``/``.ndjson`` → JSON Lines, ``.tsv`` → tab-separated,
     anything else → comma-separated with a header row. Required columns: ``path``,
     ``label``; optional: ``video_id``, ``method``, ``dataset``, ``split``, ``frame``, ``aligned``,
-    ``group``;
+    ``group``, ``face``, ``box``;
     others are ignored.
     """
     where = Path(path)

@@ -103,7 +103,10 @@ def _markdown(summary: dict) -> str:
     ]
     for level_key, title in (
         ("frame_level", "Frame-level AUC (one sample per frame with a face; frame score = max over faces)"),
-        ("video_level", "Video-level AUC (video score = 20%-trimmed mean of its frame scores, as in scan)"),
+        (
+            "video_level",
+            "Video-level AUC (video score by scan's rule: the max over face tracks of their trimmed means)",
+        ),
     ):
         table = summary[f"{level_key}_auc"]
         if table is None:

@@ -2,7 +2,8 @@
 
 Frame-level: every sampled frame with a face is one sample (score = max over its faces). Video-level:
 one score per ``video_id`` (a video file without one is its own video) by the scan's own rule,
-``fakelens.rules.video_score`` (the 20 %-trimmed mean of its frame scores). Frames without a face and
+``fakelens.rules.track_video_score`` (faces linked into tracks, the max over tracks of a track's
+trimmed mean; crops from ``prepare`` link by their ``box`` column). Frames without a face and
 unreadable files are counted in the results, not silently dropped; a failure of the model stops the
 run (``ModelFailure``) rather than being counted as an unreadable file. Aligned crops from
 ``prepare``/``synth`` in the model's own framing skip detection (see ``_AlignedCrops``).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +75,7 @@ def evaluate_manifest(
     )
 
     samples = []  # (video_id, label, score, method)
+    videos = _VideoFaces()  # every scored face per video: the video rule needs tracks, not frames
     outcome: Counter = Counter()
     faceless_frames = 0
     has_video_ids = any(r.video_id for r in rows)
@@ -84,7 +87,7 @@ def evaluate_manifest(
     else:
         rows_iter = rows
     with open(out / "scores.jsonl", "w") as fh:
-        crops = _AlignedCrops(detector, transform, fh)
+        crops = _AlignedCrops(detector, transform, fh, videos)
         for row in rows_iter:
             if row.aligned == framing:  # a crop framed as this model frames faces: score it as is
                 outcome["scored" if crops.add(row) else "error"] += 1
@@ -96,6 +99,9 @@ def evaluate_manifest(
             if rec.kind == "video":
                 has_video_ids = True
             vid = row.video_id or str(row.path)
+            base = videos.frame_base(vid, row, video_file=rec.kind == "video")
+            for f in result.faces:
+                videos.add(vid, row.label, base + f.frame, f.face, f.box, f.score)
             for frame, (time_s, score) in frame_scores_of(result.faces).items():
                 samples.append((vid, row.label, score, row.method))
                 fh.write(json.dumps(_score_line(row, vid, frame, time_s, score)) + "\n")
@@ -108,10 +114,10 @@ def evaluate_manifest(
             f"no face could be scored in any of the {len(rows)} rows of '{manifest}' "
             f"({outcome['error']} unreadable, {outcome['no_face']} without a face; see {out / 'scores.jsonl'})"
         )
-    vids = [s[0] for s in samples]
     y = np.array([s[1] for s in samples])
     scores = np.array([s[2] for s in samples])
-    metrics = evaluation_report(y, scores, vids if has_video_ids else None, threshold=detector.threshold)
+    video_rows = videos.scored() if has_video_ids else None
+    metrics = evaluation_report(y, scores, threshold=detector.threshold, videos=video_rows)
     per_method = {}
     methods = sorted({s[3] for s in samples if s[1] == 1 and s[3]})
     for m in methods:  # reals vs each forgery method: where cross-manipulation gaps show
@@ -137,10 +143,7 @@ def evaluate_manifest(
     write_evaluation_tables(result, out)
     curves = {"frame-level": (y, scores)}
     if metrics.get("video_level"):
-        from fakelens.evaluate.metrics import aggregate_by_video
-
-        _, vy, vs = aggregate_by_video(vids, y, scores)
-        curves["video-level"] = (vy, vs)
+        curves["video-level"] = video_rows[1:]
     condition = f" ({perturbation})" if perturbation else ""
     plot_roc(curves, out / "roc.png", title=f"{detector.name} on {Path(manifest).name}{condition}")
     plot_score_histogram(y, scores, out / "scores.png", threshold=detector.threshold)
@@ -159,6 +162,51 @@ def _score_line(row, vid: str, frame: int, time_s: float | None, score: float) -
     }
 
 
+@dataclass(frozen=True)
+class _Face:
+    frame: int
+    face: int
+    box: tuple | None
+    score: float
+
+
+class _VideoFaces:
+    """Faces per video, in the shape ``rules.track_video_score`` links: a video file's own frame
+    numbers; an image row's ``frame`` column, else its order of appearance in the video."""
+
+    def __init__(self):
+        self.faces: dict[str, list[_Face]] = {}
+        self.labels: dict[str, int] = {}
+        self._order: dict[tuple[str, str], int] = {}
+        self._files: dict[str, int] = {}
+        self._count: dict[str, int] = {}
+
+    def frame_base(self, vid: str, row, video_file: bool) -> int:
+        """The frame number a row's faces start at: video files of one id are laid end to end."""
+        if video_file:
+            k = self._files.setdefault(f"{vid}\0{row.path}", len(self._files))
+            return k * 1_000_000
+        if row.frame is not None:
+            return int(row.frame)
+        key = (vid, str(row.path))
+        if key not in self._order:
+            self._order[key] = self._count.get(vid, 0)
+            self._count[vid] = self._order[key] + 1
+        return self._order[key]
+
+    def add(self, vid: str, label: int, frame: int, face: int, box, score: float) -> None:
+        if self.labels.setdefault(vid, label) != label:
+            raise ValueError(f"video {vid!r} mixes real and fake rows")
+        self.faces.setdefault(vid, []).append(_Face(frame, face, tuple(box) if box else None, score))
+
+    def scored(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        from fakelens.rules import track_video_score
+
+        ids = list(self.faces)
+        scores = np.array([track_video_score(self.faces[v])[0] for v in ids])
+        return ids, np.array([self.labels[v] for v in ids]), scores
+
+
 class _AlignedCrops:
     """Scores already-aligned face crops in batches, without detecting the face again (a second
     detection and warp would resample the pixels and could pick another face in the margin).
@@ -166,8 +214,8 @@ class _AlignedCrops:
     Faces of one frame (same ``video_id`` and ``frame``) become one frame sample scored by their
     maximum, as in scanning; a row without a frame index is a frame of its own."""
 
-    def __init__(self, detector, transform, fh):
-        self.detector, self.transform, self.fh = detector, transform, fh
+    def __init__(self, detector, transform, fh, videos: _VideoFaces):
+        self.detector, self.transform, self.fh, self.videos = detector, transform, fh, videos
         self.pending: list[tuple] = []
         self.frames: dict[tuple[str, str], list] = {}  # (video, frame) -> [label, score, method]
         self.count = 0
@@ -202,6 +250,8 @@ class _AlignedCrops:
             vid = row.video_id or str(row.path)
             frame = row.frame if row.frame is not None else 0
             key = (vid, str(row.frame) if row.frame is not None else str(row.path))
+            base = self.videos.frame_base(vid, row, video_file=False)
+            self.videos.add(vid, row.label, base, row.face or 0, row.box, float(score))
             best = self.frames.setdefault(key, [row.label, float(score), row.method])
             best[1] = max(best[1], float(score))
             self.fh.write(json.dumps(_score_line(row, vid, frame, None, score)) + "\n")

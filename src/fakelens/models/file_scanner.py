@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,7 +25,7 @@ from fakelens.errors import FakelensError
 from fakelens.faces.pipeline import FacePipeline
 from fakelens.media import load_image, media_kind, sample_frames
 from fakelens.records import FaceRecord, FileRecord
-from fakelens.rules import DEFAULT_TRIM, IMAGE_RULE, frame_scores_of, video_rule, video_score
+from fakelens.rules import DEFAULT_TRIM, IMAGE_RULE, frame_scores_of, track_video_score, video_rule
 
 # what reading a bad file raises (media/ turns most into MediaError; the rest are the decoders' own)
 READ_ERRORS: tuple[type[BaseException], ...] = (
@@ -215,13 +215,24 @@ class Scanner:
                 seconds=time.perf_counter() - t0,
             )
             return FileResult(rec, [], [])
-        frame_scores = [score for _, score in frame_scores_of(face_records).values()]
+        score, track, track_frames, tracks = None, None, 0, 0
         if kind == "image":
             rule = IMAGE_RULE
+            frame_scores = [s for _, s in frame_scores_of(face_records).values()]
             score = frame_scores[0] if frame_scores else None
         else:
             rule = video_rule(self.options.trim)
-            score = video_score(frame_scores, self.options.trim) if frame_scores else None
+        if face_records:
+            video, best, ids = track_video_score(face_records, self.options.trim)
+            face_records = [replace(f, track=t) for f, t in zip(face_records, ids, strict=True)]
+            by_key = {(f.frame, f.face): f for f in face_records}
+            evidence = [replace(e, face=by_key[(e.face.frame, e.face.face)]) for e in evidence]
+            tracks = len(set(ids))
+            if kind == "image":
+                track = max(face_records, key=lambda f: (f.score, -f.face)).track
+            else:
+                score, track = video, best
+            track_frames = sum(1 for t in ids if t == track)
         if score is None:
             verdict = "no_face"
         else:
@@ -238,6 +249,9 @@ class Scanner:
             **common,
             rule=rule,
             seconds=time.perf_counter() - t0,
+            tracks=tracks,
+            track=track,
+            track_frames=track_frames,
         )
         return FileResult(rec, face_records, evidence)
 

@@ -41,6 +41,7 @@ class FaceRecordOut(BaseModel):
     face: int
     box: tuple[int, int, int, int] = Field(description="x0, y0, x1, y1 in the original frame's pixels")
     score: float = Field(description="p(fake) of this face")
+    track: int = Field(-1, description="the face track (linked across frames) this face belongs to")
     type: Literal["face"] = "face"
 
 
@@ -57,6 +58,9 @@ class FileRecordOut(BaseModel):
     threshold: float = 0.5
     rule: str = ""
     seconds: float = 0.0
+    tracks: int = 0
+    track: int | None = Field(None, description="the face track whose score is the file's")
+    track_frames: int = Field(0, description="examined frames in which that track has a face")
     type: Literal["file"] = "file"
 
 

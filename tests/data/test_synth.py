@@ -113,3 +113,87 @@ def test_cli_writes_a_dataset(real_dir, tmp_path):
     assert "sbi: 2" in res.stdout and (tmp_path / "o" / "manifest.jsonl").is_file()
     res = CliRunner().invoke(app, ["synth", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "no such folder" in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def _write_clip(path, frames) -> None:
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options={"threads": "1"})
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for img in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+@pytest.fixture(scope="module")
+def talking_dir(tmp_path_factory, astronaut, face_pipeline):
+    """Two tiny clips of one 'person' (one folder: one split) whose mouth opens and closes."""
+    from fakelens.faces.landmarks import landmarks68
+    from fakelens.forge.faceswap import warp_face
+
+    img = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
+    face = face_pipeline.extract(img)[0]
+    inv = cv2.invertAffineTransform(face.matrix)
+    lm_crop = landmarks68(face.crop, face_pipeline.config.crop)
+    lm = (lm_crop @ inv[:, :2].T + inv[:, 2]).astype(np.float32)
+    lower = np.r_[5:12, 55:60, 64:68]
+    folder = tmp_path_factory.mktemp("talking") / "person"
+    folder.mkdir()
+    for name, amounts in (("a", (0, 3, 6, 9, 6, 3, 0, 3)), ("b", (0, 2, 5, 2, 0, 4, 7, 4))):
+        frames = []
+        for amount in amounts:
+            moved = lm.copy()
+            moved[lower, 1] += amount
+            frames.append(warp_face(img, lm, moved, img.shape[:2]))
+        _write_clip(folder / f"{name}.mp4", frames)
+    return folder.parent
+
+
+def test_lipsync_and_animate_clips_from_videos(talking_dir, tmp_path):
+    s = synthesize(
+        talking_dir, tmp_path / "o", methods=["lipsync", "animate"], video_frames=4, progress=False
+    )
+    rows = [json.loads(line) for line in s.manifest.read_text().splitlines()]
+    reals = {r["path"]: r for r in rows if r["label"] == "real"}
+    assert len(reals) == 8 and s.counts["lipsync"] == 8  # 2 clips x 4 frames, each frame re-synthesised
+    lip = [r for r in rows if r["method"] == "lipsync"]
+    anim = [r for r in rows if r["method"] == "animate"]
+    assert {r["video_id"] for r in lip} == {"talking0/lipsync/person__a_0", "talking0/lipsync/person__b_0"}
+    assert 2 <= len(anim) <= 6 and len({r["video_id"] for r in anim}) == 2  # frame 0 of each is the source
+    assert all(r["label"] == "fake" and (s.out / r["mask"]).is_file() for r in lip + anim)
+    assert not {r["video_id"] for r in lip + anim} & {r["video_id"] for r in reals.values()}
+
+    def load(rel):
+        return cv2.imread(str(s.out / rel), cv2.IMREAD_UNCHANGED)
+
+    for r in lip:  # the fake is its own real frame outside the mask, and the mask is the lower face
+        real = load(r["path"].replace("fake/lipsync/", "real/").replace("_0_f", "_f"))
+        fake, mask = load(r["path"]), load(r["mask"])
+        assert mask.max() == 255 and not mask[: mask.shape[0] // 2].any()
+        assert np.array_equal(fake[mask == 0], real[mask == 0]) and not np.array_equal(fake, real)
+    for r in anim:  # a clip's first frame, driven by the other clip of its split
+        me, other = (f"person/{c}.mp4" for c in ("ab" if "person__a" in r["video_id"] else "ba"))
+        assert r["sources"] == [me, other]
+        first = min(p for p in reals if p.startswith(f"real/{me[:-4].replace('/', '__')}_f"))
+        fake, mask, real = load(r["path"]), load(r["mask"]), load(first)
+        assert np.array_equal(fake[mask == 0], real[mask == 0]) and (mask == 255).sum() > 100
+
+    res = CliRunner().invoke(
+        app,
+        [
+            "synth",
+            str(talking_dir),
+            "-o",
+            str(tmp_path / "c"),
+            "--methods",
+            "lipsync,animate",
+            "--frames",
+            "3",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "lipsync: 6" in res.stdout and "animate:" in res.stdout

@@ -51,7 +51,7 @@ class Tta(StrEnum):
     acmf = "acmf"
 
 
-SYNTH_METHODS = ("sbi", "faceswap", "freda", "hfmask", "vblend")  # = fakelens.data.synth.METHODS
+SYNTH_METHODS = ("sbi", "faceswap", "freda", "hfmask", "vblend", "lipsync", "animate")  # = synth.METHODS
 
 
 def not_one_of(option: str, value: str, choices) -> str:

@@ -25,7 +25,8 @@ import numpy as np
 from fakelens.errors import FakelensError
 from fakelens.faces.pipeline import FaceConfig
 
-METHODS = ("sbi", "faceswap", "freda", "hfmask", "vblend")
+METHODS = ("sbi", "faceswap", "freda", "hfmask", "vblend", "lipsync", "animate")
+VIDEO_METHODS = ("vblend", "lipsync", "animate")  # made from the sampled frames of videos
 
 
 @dataclass
@@ -124,21 +125,25 @@ def synthesize(
 ) -> SynthSummary:
     """Make ``per_face`` fakes per real face and method; see ``fakelens synth --help``.
 
-    Images feed sbi, faceswap, freda and hfmask; videos feed vblend (``video_frames`` frames sampled
-    evenly in time, each frame's largest face aligned). ``cache_dir`` defaults to ``out/.cache``."""
+    Images feed sbi, faceswap, freda and hfmask; videos feed vblend, lipsync and animate
+    (``video_frames`` frames sampled evenly in time, each frame's largest face aligned): lipsync pairs
+    frames of one clip, animate drives a clip's first frame with the landmark track of another clip
+    of its split (its own if it is alone there). ``cache_dir`` defaults to ``out/.cache``."""
     from fakelens import __version__
     from fakelens.data.facecache import build_faceset
 
     real_dir, out = Path(real_dir), Path(out)
     methods = _check(methods, per_face)
     images, videos = _media(real_dir, out, limit)
-    image_methods = [m for m in methods if m != "vblend"]
-    if not images and not ("vblend" in methods and videos):
+    image_methods = [m for m in methods if m not in VIDEO_METHODS]
+    video_methods = [m for m in methods if m in VIDEO_METHODS]
+    if not images and not (video_methods and videos):
         raise FakelensError(
-            f"no images for {', '.join(image_methods)} (videos are used by vblend only)", real_dir
+            f"no images for {', '.join(image_methods)} (videos are used by {', '.join(VIDEO_METHODS)} only)",
+            real_dir,
         )
-    if not videos and methods == ("vblend",):
-        raise FakelensError("no videos found (vblend blends video frames)", real_dir)
+    if not videos and not image_methods:
+        raise FakelensError(f"no videos found ({', '.join(video_methods)} forge video frames)", real_dir)
     face = face or FaceConfig()
     out.mkdir(parents=True, exist_ok=True)
     summary = SynthSummary(out=out, manifest=out / "manifest.jsonl")
@@ -149,11 +154,12 @@ def synthesize(
     }  # fmt: skip
     (out / "synth-config.json").write_text(json.dumps(config, indent=2))
 
-    if "vblend" in methods and images:
-        summary.notes.append(f"vblend: {len(images)} image(s) skipped (needs videos)")
+    if video_methods and images:
+        summary.notes.append(f"{', '.join(video_methods)}: {len(images)} image(s) skipped (need videos)")
     if videos and image_methods:
         summary.notes.append(
-            f"{', '.join(image_methods)}: {len(videos)} video(s) skipped (used by vblend only)"
+            f"{', '.join(image_methods)}: {len(videos)} video(s) skipped"
+            f" (used by {', '.join(VIDEO_METHODS)} only)"
         )
     writer = _Writer(out, summary, real_dir.name, face.fingerprint())  # protocols select rows by dataset
     try:
@@ -161,8 +167,10 @@ def synthesize(
             faces = build_faceset(images, face, cache_dir if cache_dir is not None else out / ".cache")
             summary.skipped += faces.skipped
             _image_forgeries(writer, faces, real_dir, image_methods, per_face, seed, progress)
-        if "vblend" in methods and videos:
-            _video_forgeries(writer, videos, real_dir, face, per_face, seed, video_frames, progress)
+        if video_methods and videos:
+            _video_forgeries(
+                writer, videos, real_dir, face, video_methods, per_face, seed, video_frames, progress
+            )
     finally:
         writer.close()
     if not summary.counts:
@@ -245,7 +253,9 @@ def _video_faces(path: Path, pipe, num_frames: int):
     return crops, lms, indices, faceless
 
 
-def _video_forgeries(writer: _Writer, videos, real_dir: Path, face, per_face, seed, num_frames, progress):
+def _video_forgeries(
+    writer: _Writer, videos, real_dir: Path, face, methods, per_face, seed, num_frames, progress
+):
     from rich.progress import track
 
     from fakelens.data.splits import group_of, split_of
@@ -253,8 +263,8 @@ def _video_forgeries(writer: _Writer, videos, real_dir: Path, face, per_face, se
     from fakelens.forge import blend_video
 
     pipe = FacePipeline(face)
-    faceless_total = 0
-    for path in track(videos, description="blending videos", disable=not progress):
+    faceless_total, clips = 0, []
+    for path in track(videos, description="forging videos", disable=not progress):
         name, src, split = (
             _name(path, real_dir),
             path.relative_to(real_dir).as_posix(),
@@ -272,16 +282,74 @@ def _video_forgeries(writer: _Writer, videos, real_dir: Path, face, per_face, se
         for crop, idx in zip(crops, indices, strict=True):
             writer.add(f"real/{name}_f{idx:05d}.png", crop, "real", None, f"real/{src}", split, [src])
         for k in range(per_face):
-            vb = blend_video(np.stack(crops), np.stack(lms), _rng(seed, name, "vblend", k))
-            for t, idx in enumerate(indices):
-                writer.fake(
-                    "vblend",
-                    f"{name}_{k}_f{idx:05d}",
-                    vb.fakes[t],
-                    vb.masks[t],
-                    split,
-                    [src],
-                    f"vblend/{name}_{k}",
-                )
+            if "vblend" in methods:
+                vb = blend_video(np.stack(crops), np.stack(lms), _rng(seed, name, "vblend", k))
+                for t, idx in enumerate(indices):
+                    writer.fake(
+                        "vblend",
+                        f"{name}_{k}_f{idx:05d}",
+                        vb.fakes[t],
+                        vb.masks[t],
+                        split,
+                        [src],
+                        f"vblend/{name}_{k}",
+                    )
+            if "lipsync" in methods:
+                _lipsync(writer, name, src, split, crops, lms, indices, k, _rng(seed, name, "lipsync", k))
+        clips.append((name, src, split, crops[0], lms))  # animate needs every clip's landmark track
+    if "animate" in methods:
+        _animate(writer, clips, per_face, seed)
     if faceless_total:
-        writer.summary.notes.append(f"vblend: {faceless_total} sampled frame(s) without a face left out")
+        writer.summary.notes.append(
+            f"{', '.join(methods)}: {faceless_total} sampled frame(s) without a face left out"
+        )
+
+
+def _lipsync(writer: _Writer, name, src, split, crops, lms, indices, k, rng, max_pose: float = 0.03) -> None:
+    """One fake clip: each sampled frame's lower face redrawn from another frame of the same clip, drawn
+    among those in nearly the same head pose (stable points within ``max_pose`` x face size after a
+    similarity; a lip-sync generator redraws the mouth in the frame's own pose), else from itself."""
+    from fakelens.forge import lower_face_resynthesis
+    from fakelens.forge.lower_face import alignment_residual
+
+    for i, idx in enumerate(indices):
+        near = [j for j in range(len(crops)) if j != i and alignment_residual(lms[j], lms[i]) < max_pose]
+        j = near[int(rng.integers(len(near)))] if near else i
+        r = lower_face_resynthesis(crops[i], lms[i], crops[j], lms[j], rng)
+        writer.fake("lipsync", f"{name}_{k}_f{idx:05d}", r.fake, r.mask, split, [src], f"lipsync/{name}_{k}")
+
+
+def _animate(writer: _Writer, clips, per_face, seed) -> None:
+    """One fake clip per clip: its first sampled frame warped to follow a driving clip of its split
+    (rendezvous-hashed, as swap partners are; the clip itself if it is alone in its split). The
+    first driving frame (no motion) and frames where no pixel moved a full pixel are left out."""
+    from fakelens.forge import animate_still
+
+    still = 0
+    for name, src, split, crop, lms in clips:
+        partners = [c for c in clips if c[2] == split and c[0] != name]
+        for k in range(per_face):
+            own = (name, src, split, crop, lms)
+            drv = (
+                max(partners, key=lambda c: zlib.crc32(f"{seed}:{name}:{k}:{c[0]}".encode()))
+                if partners
+                else own
+            )
+            frames = animate_still(crop, lms[0], drv[4], _rng(seed, name, "animate", k))
+            for t, f in enumerate(frames):
+                if f.mask.max() < 1:
+                    still += t > 0
+                    continue
+                writer.fake(
+                    "animate",
+                    f"{name}_{k}_t{t:02d}",
+                    f.fake,
+                    f.mask,
+                    split,
+                    [src, drv[1]],
+                    f"animate/{name}_{k}",
+                )
+    if still:
+        writer.summary.notes.append(
+            f"animate: {still} driven frame(s) left out (no pixel moved a full pixel)"
+        )

@@ -23,6 +23,11 @@ _LAZY = {
     "self_blend_photo": "sbi",
     "VideoBlend": "video_blend",
     "blend_video": "video_blend",
+    "LowerFaceConfig": "lower_face",
+    "lower_face_resynthesis": "lower_face",
+    "AnimateConfig": "animate",
+    "AnimatedFrame": "animate",
+    "animate_still": "animate",
     "apply_perturbation": "perturb",
     "parse_perturbation": "perturb",
 }

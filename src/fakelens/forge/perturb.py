@@ -22,9 +22,9 @@ seeded from ``seed`` and a hash of the image's content, so each video frame gets
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import partial
 
 import cv2
@@ -59,31 +59,43 @@ def _pad_for_x264(img: np.ndarray) -> np.ndarray:
     return np.pad(img, ((0, -h % 16), (0, -w % 128), (0, 0)), mode="edge")
 
 
-def perturb_video_frames(frames: Sequence[np.ndarray], crf: int, fps: int = 25) -> list[np.ndarray]:
-    """Encode RGB frames (same size) as one H.264 clip at ``crf`` (libx264, preset medium,
-    yuv420p, in memory) and decode it back: compression as a video platform applies it."""
+def perturb_video_frames(
+    frames: Sequence[np.ndarray],
+    crf: int,
+    fps: int = 25,
+    preset: str = "medium",
+    tune: str | None = None,
+    threads: int | None = None,
+) -> list[np.ndarray]:
+    """Encode RGB frames (same size) as one H.264 clip at ``crf`` (libx264, yuv420p, in memory)
+    and decode it back: compression as a video platform applies it. The one H.264 round trip of
+    fakelens (robustness tests and training augmentation); ``tune``/``threads`` unset = x264's own."""
     import av
 
     if not frames:
         return []
     h, w = frames[0].shape[:2]
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="h264") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w + -w % 128, h + -h % 16, "yuv420p"
-        stream.options = {"crf": str(int(crf)), "preset": "medium"}
-        for index, img in enumerate(frames):
-            if img.shape[:2] != (h, w):
-                raise ValueError(f"all frames must be {w}x{h}, got {img.shape[1]}x{img.shape[0]}")
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(_pad_for_x264(img)), format="rgb24")
-            frame.pts = index
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    buf.seek(0)
-    with av.open(buf, "r", format="h264") as inp:
-        decoded = [f.to_ndarray(format="rgb24")[:h, :w] for f in inp.decode(video=0)]
+    options = {"crf": str(int(crf)), "preset": preset}
+    if tune is not None:
+        options["tune"] = tune
+    if threads is not None:
+        options["threads"] = str(int(threads))
+    # codec contexts alone, no (de)muxer: the bitstream is the one a raw .h264 file would hold
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = w + -w % 128, h + -h % 16, "yuv420p"
+    encoder.time_base, encoder.framerate = Fraction(1, fps), Fraction(fps)
+    encoder.options = options
+    packets = []
+    for index, img in enumerate(frames):
+        if img.shape[:2] != (h, w):
+            raise ValueError(f"all frames must be {w}x{h}, got {img.shape[1]}x{img.shape[0]}")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(_pad_for_x264(img)), format="rgb24")
+        frame.pts = index
+        packets += encoder.encode(frame)
+    packets += encoder.encode(None)
+    decoder = av.CodecContext.create("h264", "r")
+    decoded = [f for packet in [*packets, None] for f in decoder.decode(packet)]
+    decoded = [f.to_ndarray(format="rgb24")[:h, :w] for f in decoded]
     if len(decoded) != len(frames):
         raise RuntimeError(f"H.264 round trip returned {len(decoded)} of {len(frames)} frames")
     return [np.ascontiguousarray(d) for d in decoded]

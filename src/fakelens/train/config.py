@@ -42,8 +42,9 @@ class DataSection(_Strict):
     fake_dirs: list[Path] = Field(default_factory=list)
     fake_test_fraction: float = Field(0.4, ge=0, lt=1)
     # camera: exposure, blur, resampling, noise, JPEG on real and fake alike; flip: flips only;
-    # flip+soft-reals: flips, and half the reals blurred or resampled (softness must not mean "fake")
-    augment: Literal["camera", "flip", "flip+soft-reals"] = "camera"
+    # flip+soft-reals: flips, and half the reals blurred or resampled (softness must not mean "fake");
+    # video: exposure, blur, noise, down-up scaling, H.264 at CRF 18-40 (libx264), JPEG (forge/augment.py)
+    augment: Literal["camera", "flip", "flip+soft-reals", "video"] = "camera"
     val_manifest: Path | None = None
     val_fraction: float = Field(0.1, gt=0, lt=1)
     test_fraction: float = Field(0.2, ge=0, lt=1)  # held out (dev + final splits), never read by training

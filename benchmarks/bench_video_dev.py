@@ -150,7 +150,8 @@ def main() -> None:
     results = {}
     for model in args.model.split(","):
         detector = load_detector(model)
-        folder = args.out / Path(model).name
+        slug = "-".join(x for x in Path(model).parts if x not in ("runs", "model", ".", "..")) or model
+        folder = args.out / slug  # runs/probe/model -> probe, a shipped name as it is
         folder.mkdir(parents=True, exist_ok=True)
         # resumable: a rerun scans only the clips not yet in records.jsonl
         scan_paths(

@@ -26,6 +26,7 @@ from rich.table import Table
 from fakelens.metrics import rates_at_threshold, roc_auc
 from fakelens.models.detector import DEFAULT_MODEL, load_detector
 from fakelens.models.file_scanner import ScanOptions
+from fakelens.rules import video_rule
 from fakelens.scan import scan_paths
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,6 +138,20 @@ def print_tables(results: dict) -> None:
     console.print(d)
 
 
+def _drop_stale(records: Path) -> None:
+    """A resumed run must not mix rules: records scored under another video rule are set aside."""
+    if not records.is_file():
+        return
+    rules = {
+        json.loads(line).get("rule") for line in records.read_text().splitlines() if '"type": "file"' in line
+    }
+    if rules - {video_rule(), None}:
+        records.rename(records.with_suffix(".stale.jsonl"))
+        print(
+            f"note: {records} was scored under another rule ({', '.join(sorted(map(str, rules)))}): rescanning"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=f"{DEFAULT_MODEL},sbi-effnet-lite0-ffhq", help="comma-separated")
@@ -150,8 +165,10 @@ def main() -> None:
     results = {}
     for model in args.model.split(","):
         detector = load_detector(model)
-        slug = "-".join(x for x in Path(model).parts if x not in ("runs", "model", ".", "..")) or model
-        folder = args.out / slug  # runs/probe/model -> probe, a shipped name as it is
+        parts = Path(model).parts[1:] if Path(model).is_absolute() else Path(model).parts
+        slug = "-".join(x for x in parts if x not in ("runs", "model", ".", "..")) or Path(model).name
+        folder = args.out / f"{slug}-f{args.frames}"  # runs/probe/model -> probe-f32
+        _drop_stale(folder / "records.jsonl")
         folder.mkdir(parents=True, exist_ok=True)
         # resumable: a rerun scans only the clips not yet in records.jsonl
         scan_paths(
@@ -171,7 +188,8 @@ def main() -> None:
             {**r, **{k: files.get(r["path"], missing).get(k) for k in ("score", "verdict")}} for r in rows
         ]
         rules = {files[r["path"]].get("rule") for r in rows if r["path"] in files} - {None}
-        results[detector.name] = {
+        results[slug] = {
+            "model": detector.name,
             "threshold": detector.threshold,
             "rule": sorted(rules),
             "figures": figures(scored, detector.threshold),

@@ -55,3 +55,17 @@ def test_a_track_survives_short_gaps_and_boxless_faces_link_by_index():
     assert link_tracks(far) == [0, 0]  # positions 0 and 1 of the sampled frames: consecutive
     boxless = [F(t, i, None, 0.5) for t in range(3) for i in range(2)]
     assert link_tracks(boxless) == [0, 1] * 3
+
+
+def test_with_no_track_long_enough_the_frame_rule_decides_not_the_first_face():
+    """Faces jumping between far-apart samples never link: the trimmed mean over frames of the max
+    over faces decides, not whichever face came first."""
+    faces = [F(t, 0, (100 * t, 0, 100 * t + 40, 40), 0.1 if t == 0 else 0.9) for t in range(10)]
+    score, track, _ = track_video_score(faces)
+    assert track is None and score == pytest.approx(video_score([0.1] + [0.9] * 9))
+
+
+def test_a_single_frame_face_cannot_decide_even_in_a_short_video():
+    faces = [F(t, 0, (100, 100, 160, 170), 0.1) for t in range(3)] + [F(1, 1, (400, 10, 430, 40), 0.99)]
+    score, track, ids = track_video_score(faces)
+    assert score == pytest.approx(0.1) and ids[-1] != track

@@ -114,10 +114,10 @@ def aggregate_by_video(
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Collapse frame rows into one row per video: ``(ids, labels, scores)``.
 
-    Videos keep first-appearance order. The video score is, by default, the scan's own rule
-    (``fakelens.rules.video_score``: the trimmed mean of its frame scores; ``evaluate`` itself scores
-    videos by face tracks, ``rules.track_video_score``, and passes them in), so a video's metrics
-    are computed on the score ``fakelens scan`` reports for it; ``how="mean"``/``"median"`` are for
+    Videos keep first-appearance order. The video score is, by default, the trimmed mean of its
+    frame scores (``fakelens.rules.video_score``), which is scan's rule only for one face per video:
+    ``evaluate`` scores videos by face tracks (``rules.track_video_score``) and passes them to
+    :func:`evaluation_report`; ``how="mean"``/``"median"`` are for
     comparisons. Its label is the shared label of its frames. A video whose frames disagree on the
     label is a manifest bug, so it raises rather than silently voting.
     """

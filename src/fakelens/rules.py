@@ -8,11 +8,13 @@ A leaf module (numpy and the standard library only) so that every layer may impo
 - a frame's score is the **max over its faces** (one forged face makes the frame forged);
 - an image's score is its frame score;
 - a video's faces are linked across the sampled frames into **face tracks** (box overlap or nearby
-  centres, gaps of a few sampled frames allowed); a track's score is the **20 %-trimmed mean of its
-  face scores** (robust to a few misdetections or motion-blurred frames, unlike the max); the video's
-  score is the **max over its tracks** seen in at least a quarter of the frames with a face (the
-  longest track when none is), so a swap on one of two people is not averaged away by the other,
-  and a face seen in one or two frames (a misdetection) cannot decide alone.
+  centres, gaps of up to four frames-with-a-face allowed); a track's score is the **20 %-trimmed mean
+  of its face scores** (robust to a few misdetections or motion-blurred frames, unlike the max); the
+  video's score is the **max over its tracks** seen in at least a quarter of the frames with a face
+  and in at least two of them, so a swap on one of two people is not averaged away by the other, and
+  a face seen in a single frame (a misdetection) cannot decide when more than one frame has a face;
+  when no track is that long (faces jumping between far-apart samples), the frame rule decides:
+  the trimmed mean over frames of the max over faces.
 
 Tracks are linked by boxes only: no identity embedding, so two people who cross paths may swap
 tracks (their frames then mix, as the per-frame max did before tracks).
@@ -30,7 +32,7 @@ FRAME_RULE = "max over faces"  # a frame's score from its faces
 IMAGE_RULE = FRAME_RULE  # an image is one frame
 VIDEO_RULE = "max over face tracks of the 20%-trimmed mean of the track's face scores"
 TRACK_MIN_SHARE = 0.25  # of the frames with a face: shorter tracks do not decide (misdetections)
-TRACK_MAX_GAP = 4  # sampled frames a track may miss and still continue
+TRACK_MAX_GAP = 4  # frames with a face that a track may miss and still continue
 TRACK_MIN_IOU = 0.2
 
 
@@ -68,7 +70,8 @@ def trimmed_mean(values, trim: float) -> float:
 
 
 def video_score(frame_scores, trim: float = DEFAULT_TRIM) -> float:
-    """A video's score from its frame scores (one per sampled frame with a face): the trimmed mean."""
+    """The trimmed mean of a sequence of scores: of one face track's faces (the video rule), or of
+    a video's frame scores (the frame rule, the fallback)."""
     if not 0 <= trim < 0.5:
         raise ValueError(f"trim must be in [0, 0.5), got {trim}")
     return trimmed_mean(frame_scores, trim)
@@ -79,6 +82,13 @@ def video_rule(trim: float = DEFAULT_TRIM) -> str:
     if trim == DEFAULT_TRIM:
         return VIDEO_RULE
     return f"max over face tracks of the {trim * 100:g}%-trimmed mean of the track's face scores"
+
+
+class _Timed:
+    """A tracked face seen as the frame rule sees it (a time is not needed to rank frames)."""
+
+    def __init__(self, face: _TrackedFace):
+        self.frame, self.score, self.time_s = face.frame, face.score, 0.0
 
 
 def _iou(a, b) -> float:
@@ -102,7 +112,7 @@ def link_tracks(faces: list[_TrackedFace]) -> list[int]:
 
     Frame by frame, each face joins the open track whose last box overlaps it most (IoU >= 0.2, or
     centres within half a face side), each track taking at most one face per frame; a track left
-    without a face for more than ``TRACK_MAX_GAP`` sampled frames closes. Faces without a box are
+    without a face for more than ``TRACK_MAX_GAP`` frames (of those with a face) closes. Faces without a box are
     linked by their index in the frame (largest first)."""
     frames = sorted({f.frame for f in faces})
     position = {fr: k for k, fr in enumerate(frames)}
@@ -143,8 +153,10 @@ def link_tracks(faces: list[_TrackedFace]) -> list[int]:
     return out
 
 
-def track_video_score(faces: list[_TrackedFace], trim: float = DEFAULT_TRIM) -> tuple[float, int, list[int]]:
-    """(video score, the deciding track, track id per face) by the video rule above."""
+def track_video_score(
+    faces: list[_TrackedFace], trim: float = DEFAULT_TRIM
+) -> tuple[float, int | None, list[int]]:
+    """(video score, the deciding track or None when the frame rule decided, track id per face)."""
     if not faces:
         raise ValueError("track_video_score of no faces")
     tracks = link_tracks(faces)
@@ -152,9 +164,10 @@ def track_video_score(faces: list[_TrackedFace], trim: float = DEFAULT_TRIM) -> 
     for t, f in zip(tracks, faces, strict=True):
         scores.setdefault(t, []).append(float(f.score))
     n_frames = len({f.frame for f in faces})
-    support = max(1, min(n_frames, int(np.ceil(TRACK_MIN_SHARE * n_frames))))
+    support = max(min(2, n_frames), int(np.ceil(TRACK_MIN_SHARE * n_frames)))
     stable = [t for t, v in scores.items() if len(v) >= support]
-    if not stable:  # every track short: the longest decides
-        stable = [max(scores, key=lambda t: (len(scores[t]), -t))]
+    if not stable:  # no face followed long enough: the frame rule, over every face
+        frames = [s for _, s in frame_scores_of(_Timed(f) for f in faces).values()]
+        return video_score(frames, trim), None, tracks
     best = max(stable, key=lambda t: (video_score(scores[t], trim), -t))
     return video_score(scores[best], trim), best, tracks

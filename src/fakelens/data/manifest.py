@@ -62,16 +62,16 @@ def _optional(value: Any) -> str | None:
     return text or None
 
 
-def _parse_frame(value: Any, lineno: int, where: Path) -> int | None:
+def _parse_frame(value: Any, lineno: int, where: Path, column: str = "frame") -> int | None:
     text = _optional(value)
     if text is None:
         return None
     try:
         frame = int(text)
     except ValueError:
-        raise FakelensError(f"line {lineno}: frame '{text}' is not a whole number", where) from None
+        raise FakelensError(f"line {lineno}: {column} '{text}' is not a whole number", where) from None
     if frame < 0:
-        raise FakelensError(f"line {lineno}: frame {frame} is negative", where)
+        raise FakelensError(f"line {lineno}: {column} {frame} is negative", where)
     return frame
 
 
@@ -110,7 +110,7 @@ def _make_row(record: dict[str, Any], lineno: int, where: Path, base: Path) -> M
         frame=_parse_frame(record.get("frame"), lineno, where),
         aligned=_optional(record.get("aligned")),
         group=_optional(record.get("group")),
-        face=_parse_frame(record.get("face"), lineno, where),
+        face=_parse_frame(record.get("face"), lineno, where, "face"),
         box=_parse_box(record.get("box"), lineno, where),
     )
 

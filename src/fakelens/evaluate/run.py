@@ -3,7 +3,8 @@
 Frame-level: every sampled frame with a face is one sample (score = max over its faces). Video-level:
 one score per ``video_id`` (a video file without one is its own video) by the scan's own rule,
 ``fakelens.rules.track_video_score`` (faces linked into tracks, the max over tracks of a track's
-trimmed mean; crops from ``prepare`` link by their ``box`` column). Frames without a face and
+trimmed mean; crops from ``prepare`` link by their ``box`` column — the same tracks as scanning the
+source video only when ``prepare --max-faces`` kept every face of a frame). Frames without a face and
 unreadable files are counted in the results, not silently dropped; a failure of the model stops the
 run (``ModelFailure``) rather than being counted as an unreadable file. Aligned crops from
 ``prepare``/``synth`` in the model's own framing skip detection (see ``_AlignedCrops``).
@@ -100,8 +101,11 @@ def evaluate_manifest(
                 has_video_ids = True
             vid = row.video_id or str(row.path)
             base = videos.frame_base(vid, row, video_file=rec.kind == "video")
+            image_row = rec.kind != "video"  # a crop or frame: prepare's box places it in its video
             for f in result.faces:
-                videos.add(vid, row.label, base + f.frame, f.face, f.box, f.score)
+                box = row.box if image_row and row.box is not None else f.box
+                face = row.face if image_row and row.face is not None else f.face
+                videos.add(vid, row.label, base + f.frame, face, box, f.score)
             for frame, (time_s, score) in frame_scores_of(result.faces).items():
                 samples.append((vid, row.label, score, row.method))
                 fh.write(json.dumps(_score_line(row, vid, frame, time_s, score)) + "\n")

@@ -159,7 +159,8 @@ class Scanner:
                 face_records.append(rec)
                 if thumb is not None:
                     evidence.append(Evidence(rec, a.crop, thumb))
-            evidence = sorted(evidence, key=lambda e: -e.face.score)[: self.options.keep_evidence]
+            # keep more candidates than shown: the deciding track is known only at the end
+            evidence = sorted(evidence, key=lambda e: -e.face.score)[: 4 * self.options.keep_evidence]
             pending.clear()
 
         source: Iterator | None = None
@@ -233,6 +234,9 @@ class Scanner:
             else:
                 score, track = video, best
             track_frames = sum(1 for t in ids if t == track)
+            # what drove the verdict: the deciding track's faces first, then the others, by score
+            evidence = sorted(evidence, key=lambda e: (e.face.track != track, -e.face.score))
+        evidence = evidence[: self.options.keep_evidence]
         if score is None:
             verdict = "no_face"
         else:

@@ -6,7 +6,6 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
@@ -18,22 +17,10 @@ from fakelens.data.manifest import read_manifest
 from fakelens.data.prepare import prepare_dataset
 from fakelens.data.splits import split_of
 from fakelens.errors import FakelensError
+from media_helpers import write_video
 
 SIDE = 256  # YuNet finds the demo astronaut from ~200 px up
 HEADER = "relative_path\tlabel\tmethod\tdataset\tgroup\tduration_s\tresolution\tsource_repo\n"
-
-
-def _write_video(path: Path, frames: list[np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25, options={"threads": "1"})
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
 
 
 def _png(path: Path, rgb: np.ndarray) -> None:
@@ -56,7 +43,7 @@ def small(astronaut) -> np.ndarray:
 def clips(tmp_path, small) -> Path:
     """A real clip, a fake photo inside a folder named real/, a missing file and a text file."""
     root = tmp_path / "clips"
-    _write_video(root / "mead/a.mp4", [np.roll(small, 2 * i, axis=1) for i in range(6)])
+    write_video(root / "mead/a.mp4", [np.roll(small, 2 * i, axis=1) for i in range(6)])
     _png(root / "real/b.png", small)
     (root / "mead/notes.txt").write_text("not media")
     return _manifest(

@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
@@ -13,22 +12,9 @@ from fakelens.cli import app
 from fakelens.data.prepare import frames_folder_indices, prepare_dataset
 from fakelens.evaluate.manifest import read_manifest
 from fakelens.faces import FaceConfig
+from media_helpers import write_video
 
 SIDE = 256  # YuNet finds the demo astronaut from ~200 px up
-
-
-def _write_video(path: Path, frames: list[np.ndarray]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25, options={"threads": "1"})
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
 
 
 def _png(path: Path, rgb: np.ndarray) -> None:
@@ -51,7 +37,7 @@ def generic_tree(tmp_path, small) -> Path:
     _png(root / "real/vid01/0001.png", np.roll(small, 4, axis=1))
     clip = [np.roll(small, 2 * i, axis=1) for i in range(6)]
     clip[1] = np.full_like(small, 90)  # the first of 3 evenly spaced frames (index 1) has no face
-    _write_video(root / "fake/faceswap/clip.mp4", clip)
+    write_video(root / "fake/faceswap/clip.mp4", clip)
     (root / "fake/faceswap/broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
     return root
 
@@ -137,9 +123,9 @@ def test_ffpp_mask_is_warped_into_the_crop(tmp_path, small, face_pipeline):
     mask = np.zeros_like(small)
     mask[y0:y1, x0:x1] = 255
     frames = [small] * 4
-    _write_video(root / "original_sequences/youtube/c23/videos/000.mp4", frames)
-    _write_video(root / "manipulated_sequences/Deepfakes/c23/videos/000_001.mp4", frames)
-    _write_video(root / "manipulated_sequences/Deepfakes/masks/videos/000_001.mp4", [mask] * 4)
+    write_video(root / "original_sequences/youtube/c23/videos/000.mp4", frames)
+    write_video(root / "manipulated_sequences/Deepfakes/c23/videos/000_001.mp4", frames)
+    write_video(root / "manipulated_sequences/Deepfakes/masks/videos/000_001.mp4", [mask] * 4)
     out = tmp_path / "out"
     s = prepare_dataset(root, "ffpp", out, frames=2, workers=1, progress=False)
     assert s.errors == 0 and s.faces == 4
@@ -164,8 +150,8 @@ def test_mask_picks_the_manipulated_face_not_the_largest(tmp_path, small, face_p
     mask = np.zeros_like(frame)
     mask[y0:y1, SIDE + x0 : SIDE + x1] = 255  # only the smaller face was manipulated
     root = tmp_path / "ffpp"
-    _write_video(root / "manipulated_sequences/FaceSwap/c23/videos/000_001.mp4", [frame] * 2)
-    _write_video(root / "manipulated_sequences/FaceSwap/masks/videos/000_001.mp4", [mask] * 2)
+    write_video(root / "manipulated_sequences/FaceSwap/c23/videos/000_001.mp4", [frame] * 2)
+    write_video(root / "manipulated_sequences/FaceSwap/masks/videos/000_001.mp4", [mask] * 2)
     out = tmp_path / "out"
     prepare_dataset(root, "ffpp", out, frames=1, workers=1, progress=False)
     (row,) = _rows(out)

@@ -14,6 +14,7 @@ from fakelens.data.synth import synthesize
 from fakelens.errors import FakelensError
 from fakelens.evaluate.manifest import read_manifest
 from fakelens.faces import FaceConfig
+from media_helpers import write_video
 
 
 @pytest.fixture(scope="module")
@@ -115,20 +116,6 @@ def test_cli_writes_a_dataset(real_dir, tmp_path):
     assert res.exit_code == 2 and "no such folder" in res.output and len(res.output.strip().splitlines()) == 1
 
 
-def _write_clip(path, frames) -> None:
-    import av
-
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25, options={"threads": "1"})
-        stream.height, stream.width = frames[0].shape[:2]
-        stream.pix_fmt = "yuv420p"
-        for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-
-
 @pytest.fixture(scope="module")
 def talking_dir(tmp_path_factory, astronaut, face_pipeline):
     """Two tiny clips of one 'person' (one folder: one split) whose mouth opens and closes."""
@@ -149,7 +136,7 @@ def talking_dir(tmp_path_factory, astronaut, face_pipeline):
             moved = lm.copy()
             moved[lower, 1] += amount
             frames.append(warp_face(img, lm, moved, img.shape[:2]))
-        _write_clip(folder / f"{name}.mp4", frames)
+        write_video(folder / f"{name}.mp4", frames)
     return folder.parent
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 from pathlib import Path
 
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
 
+@functools.cache
 def reference_splits():
     """The splits the shipped default trained under (its ``splits.json``): every benchmark reads its
     held-out files from there, never re-deriving them."""

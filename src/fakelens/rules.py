@@ -84,13 +84,6 @@ def video_rule(trim: float = DEFAULT_TRIM) -> str:
     return f"max over face tracks of the {trim * 100:g}%-trimmed mean of the track's face scores"
 
 
-class _Timed:
-    """A tracked face seen as the frame rule sees it (a time is not needed to rank frames)."""
-
-    def __init__(self, face: _TrackedFace):
-        self.frame, self.score, self.time_s = face.frame, face.score, 0.0
-
-
 def _iou(a, b) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -167,7 +160,9 @@ def track_video_score(
     support = max(min(2, n_frames), int(np.ceil(TRACK_MIN_SHARE * n_frames)))
     stable = [t for t, v in scores.items() if len(v) >= support]
     if not stable:  # no face followed long enough: the frame rule, over every face
-        frames = [s for _, s in frame_scores_of(_Timed(f) for f in faces).values()]
-        return video_score(frames, trim), None, tracks
+        frame_max: dict[int, float] = {}
+        for f in faces:
+            frame_max[f.frame] = max(frame_max.get(f.frame, f.score), float(f.score))
+        return video_score([frame_max[k] for k in sorted(frame_max)], trim), None, tracks
     best = max(stable, key=lambda t: (video_score(scores[t], trim), -t))
     return video_score(scores[best], trim), best, tracks

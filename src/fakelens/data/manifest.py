@@ -119,9 +119,27 @@ def _columns_text(columns: list[str]) -> str:
     return ", ".join(c for c in columns if c) or "none"
 
 
-def _read_delimited(text: str, delimiter: str, where: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line number, row)``; header names are matched case-insensitively."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+def read_text(where: Path, expected: str) -> str:
+    """A listing's text; not UTF-8 or unreadable is a one-line FakelensError naming the file."""
+    try:
+        return where.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise FakelensError(f"not UTF-8 text (expected {expected})", where) from None
+    except OSError as exc:
+        raise FakelensError(exc.strerror or str(exc), where) from None
+
+
+def read_delimited(
+    text: str,
+    delimiter: str,
+    where: Path,
+    required: tuple[str, ...] = _REQUIRED,
+    quoting: int = csv.QUOTE_MINIMAL,
+    header_out: list[str] | None = None,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, row)``; header names are matched case-insensitively, a missing
+    ``required`` column is a one-line error, and the header is appended to ``header_out``."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
     header: list[str] | None = None
     try:
         for fields in reader:
@@ -129,7 +147,9 @@ def _read_delimited(text: str, delimiter: str, where: Path) -> Iterator[tuple[in
                 continue  # blank line
             if header is None:
                 header = [f.strip().lower() for f in fields]
-                for col in _REQUIRED:
+                if header_out is not None:
+                    header_out.extend(header)
+                for col in required:
                     if col not in header:
                         raise FakelensError(
                             f"missing column '{col}' (columns are: {_columns_text(header)})", where
@@ -177,19 +197,14 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
         raise FakelensError("no such file", where)
     if where.is_dir():
         raise FakelensError("is a directory, expected a manifest file", where)
-    try:
-        text = where.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise FakelensError("not UTF-8 text (expected CSV, TSV or JSON Lines)", where) from None
-    except OSError as exc:
-        raise FakelensError(exc.strerror or str(exc), where) from None
+    text = read_text(where, "CSV, TSV or JSON Lines")
 
     base = where.absolute().parent
     suffix = where.suffix.lower()
     if suffix in _JSONL_SUFFIXES:
         records = _read_jsonl(text, where)
     else:
-        records = _read_delimited(text, "\t" if suffix == ".tsv" else ",", where)
+        records = read_delimited(text, "\t" if suffix == ".tsv" else ",", where)
     rows = [_make_row(record, lineno, where, base) for lineno, record in records]
     if not rows:
         raise FakelensError("no rows", where)

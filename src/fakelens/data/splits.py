@@ -25,7 +25,6 @@ from pathlib import Path
 from fakelens.errors import ConfigError, FakelensError
 
 SPLITS = ("train", "val", "dev", "final")
-HELD_OUT = ("dev", "final")
 FINAL_SALT = "fakelens-final-2026-12"
 SPLITS_FILE = "splits.json"
 

@@ -93,10 +93,6 @@ def load_lite_imagenet(backbone: nn.Module, variant: int = 0) -> None:
     backbone.load_state_dict(new_state, strict=False)
 
 
-def load_lite0_imagenet(backbone: nn.Module) -> None:
-    load_lite_imagenet(backbone, 0)
-
-
 def sbi_effnet_lite0(pretrained: bool = False, drop_rate: float = 0.2) -> ForgeryClassifier:
     model = _timm_classifier("tf_efficientnet_lite0", pretrained=False, drop_rate=drop_rate)
     if pretrained:

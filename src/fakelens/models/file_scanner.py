@@ -11,10 +11,9 @@ on. A failure of face detection or of the model is not a property of the file: i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
 
 import av
 import cv2
@@ -24,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from fakelens.errors import FakelensError
 from fakelens.faces.pipeline import FacePipeline
 from fakelens.media import load_image, media_kind, sample_frames
+from fakelens.models.scorer import Scorer
 from fakelens.records import FaceRecord, FileRecord
 from fakelens.rules import DEFAULT_TRIM, IMAGE_RULE, frame_scores_of, track_video_score, video_rule
 
@@ -51,17 +51,6 @@ class ModelFailure(Exception):
     @property
     def message(self) -> str:
         return str(self)
-
-
-class _Detector(Protocol):
-    """What the scanner needs of a detector (``fakelens.models.detector.Detector`` and its kin)."""
-
-    name: str
-    threshold: float
-    batch_size: int
-    face: Any  # the FaceConfig the model was trained with
-
-    def predict_proba(self, crops: Sequence[np.ndarray]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -117,7 +106,7 @@ def read_error_message(path: str | Path, err: BaseException) -> str:
 class Scanner:
     """Scans files with one detector; the face pipeline is the one the detector was trained with."""
 
-    def __init__(self, detector: _Detector, options: ScanOptions | None = None):
+    def __init__(self, detector: Scorer, options: ScanOptions | None = None):
         self.detector = detector
         self.options = options or ScanOptions()
         self.faces = FacePipeline(detector.face)

@@ -44,10 +44,6 @@ def list_images_by_root(dirs: list[Path], key: str = "data.real_dirs") -> dict[P
     return out
 
 
-def list_images(dirs: list[Path], key: str = "data.real_dirs") -> list[Path]:
-    return sorted(p for paths in list_images_by_root(dirs, key).values() for p in paths)
-
-
 def folder_splits(dirs: list[Path], data: DataSection, rule: SplitRule, key: str) -> Splits:
     """Files of folders split by group: a file directly in a folder is its own group, files in a
     subfolder (frames of one video, photos of one person) share the subfolder's group."""

@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from fakelens.data.layouts.base import Item
+from fakelens.data.manifest import read_delimited, read_text
 from fakelens.data.splits import split_of
 from fakelens.errors import FakelensError
 from fakelens.media.kinds import MEDIA_EXTENSIONS
@@ -27,27 +28,11 @@ _LABELS = {"real": 0, "fake": 1, "0": 0, "1": 1}
 
 def _read_rows(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """Header and (line number, row) of a TSV; TSV has no quoting, so quotes stay literal."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise FakelensError("not UTF-8 text (expected a tab-separated MANIFEST.tsv)", path) from None
-    except OSError as err:
-        raise FakelensError(err.strerror or str(err), path) from None
-    reader = csv.reader(text.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
-    header: list[str] | None = None
-    rows = []
-    for fields in reader:
-        if not any(f.strip() for f in fields):
-            continue
-        if header is None:
-            header = [f.strip().lower() for f in fields]
-            missing = [c for c in REQUIRED if c not in header]
-            if missing:
-                shown = ", ".join(c for c in header if c) or "none"
-                raise FakelensError(f"missing column '{missing[0]}' (columns are: {shown})", path)
-            continue
-        rows.append((reader.line_num, {k: v.strip() for k, v in zip(header, fields, strict=False)}))
-    if header is None:
+    header: list[str] = []
+    text = read_text(path, "a tab-separated MANIFEST.tsv")
+    records = read_delimited(text, "\t", path, REQUIRED, csv.QUOTE_NONE, header_out=header)
+    rows = [(lineno, {k: v.strip() for k, v in row.items()}) for lineno, row in records]
+    if not header:
         raise FakelensError("empty (expected a header row: relative_path, label, method, ...)", path)
     return header, rows
 

@@ -31,6 +31,7 @@ from fakelens.scan import scan_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "data" / "video-dev"
+FFPP_C40 = "FaceForensics++ c40"
 
 
 def read_dev(limit: int | None = None) -> list[dict]:
@@ -71,6 +72,12 @@ def figures(rows: list[dict], threshold: float) -> dict:
         "no_face": sum(r["verdict"] == "no_face" for r in rows),
         "error": sum(r["verdict"] == "error" for r in rows),
     }
+    # the issue-16 targets: the four FF++ c40 methods vs FF++ c40 originals; every other fake (talking
+    # heads, lip-sync, live swaps: today's generators) vs every dev real
+    ffpp = [r for r in rows if r["dataset"] == FFPP_C40]
+    others = [r for r in rows if r["label"] == 1 and r["dataset"] != FFPP_C40]
+    out["ffpp_c40"] = dict(zip(("auc", "n_real", "n_fake"), _auc(ffpp), strict=True))
+    out["todays_generators"] = dict(zip(("auc", "n_real", "n_fake"), _auc(others + reals), strict=True))
     out["per_method"] = {}
     for method in sorted({r["method"] for r in rows if r["label"] == 1}):
         fakes = [r for r in rows if r["label"] == 1 and r["method"] == method]
@@ -109,6 +116,11 @@ def print_tables(results: dict) -> None:
             pm = results[n]["figures"]["per_method"][method]
             cells.append(f"{fmt(pm['vs_own_reals'])} / {fmt(pm['vs_all_reals'])}")
         t.add_row(f"{method} ({m['n_fake']})", m["dataset"], *cells)
+    for key, label, against in (
+        ("ffpp_c40", "FF++ c40, all four", "FF++ c40 reals"),
+        ("todays_generators", "talking heads, lip-sync, live swaps", "all reals"),
+    ):
+        t.add_row(label, against, *[fmt(results[n]["figures"].get(key, {}).get("auc")) for n in names])
     t.add_row("all fakes", "all", *[fmt(results[n]["figures"]["all"]["auc"]) for n in names])
     t.add_row(
         "dev reals flagged", "at threshold", *[fmt(results[n]["figures"]["reals_flagged"]) for n in names]
@@ -154,7 +166,7 @@ def _drop_stale(records: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=f"{DEFAULT_MODEL},sbi-effnet-lite0-ffhq", help="comma-separated")
+    ap.add_argument("--model", default=f"{DEFAULT_MODEL},sbi-nprsoft-ensemble-ffhq", help="comma-separated")
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-video-dev")
     ap.add_argument("--limit", type=int, default=None, help="first N clips only (smoke runs)")

@@ -2,22 +2,49 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
 
-def write_video(path: Path, frames: list[np.ndarray], rate: int = 25) -> Path:
-    """An H.264 clip of RGB frames (one encoder thread, so the bytes do not depend on the cores)."""
+def write_video(
+    path: Path,
+    frames: list[np.ndarray],
+    rate: int = 25,
+    *,
+    codec: str = "libx264",
+    pts_ms: list[int] | None = None,
+    rotation: int = 0,
+    options: dict[str, str] | None = None,
+    container_options: dict[str, str] | None = None,
+) -> Path:
+    """A clip of RGB frames (one encoder thread, so the bytes do not depend on the cores).
+
+    ``codec`` names a PyAV encoder (libx264, libx265, libvpx-vp9, libsvtav1, mpeg4); ``pts_ms``
+    gives each frame its own timestamp in milliseconds (a variable frame rate); ``rotation``
+    writes a display matrix (degrees counter-clockwise, as a phone does) into the container;
+    ``options`` are the encoder's, ``container_options`` the muxer's (``{"movflags": "faststart"}``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=rate, options={"threads": "1"})
+    with av.open(str(path), "w", options=container_options or {}) as out:
+        opts = {"threads": "1"} if codec in ("libx264", "libvpx-vp9", "mpeg4") else {}
+        if codec == "libx265":
+            opts["x265-params"] = "pools=1:frame-threads=1:log-level=error"
+        stream = out.add_stream(codec, rate=rate, options={**opts, **(options or {})})
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
-        for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+        if pts_ms is not None:
+            stream.codec_context.time_base = Fraction(1, 1000)
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for i, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            if pts_ms is not None:
+                frame.pts, frame.time_base = pts_ms[i], Fraction(1, 1000)
+            for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)

@@ -72,7 +72,18 @@ def test_dash_o_is_out_everywhere_and_nothing_else():
             if "--out" in opts:
                 assert "-o" in opts, f"{name}: --out without -o"
                 with_out.add(name)
-    writers = {"scan", "export", "prepare", "synth", "train", "ensemble", "evaluate", "protocol", "report"}
+    writers = {
+        "scan",
+        "export",
+        "prepare",
+        "synth",
+        "train",
+        "ensemble",
+        "evaluate",
+        "protocol",
+        "report",
+        "temporal",
+    }
     assert with_out == writers
 
 

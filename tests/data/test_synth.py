@@ -153,6 +153,7 @@ def test_lipsync_and_animate_clips_from_videos(talking_dir, tmp_path):
     assert 2 <= len(anim) <= 6 and len({r["video_id"] for r in anim}) == 2  # frame 0 of each is the source
     assert all(r["label"] == "fake" and (s.out / r["mask"]).is_file() for r in lip + anim)
     assert not {r["video_id"] for r in lip + anim} & {r["video_id"] for r in reals.values()}
+    assert {r["group"] for r in rows} == {"person"}  # the clips' folder: recipes can exclude it
 
     def load(rel):
         return cv2.imread(str(s.out / rel), cv2.IMREAD_UNCHANGED)

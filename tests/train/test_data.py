@@ -60,6 +60,27 @@ def test_manifest_fakes_and_groups(tmp_path):
         data_splits(DataSection(manifest=bad))
 
 
+def test_excluded_groups_and_folders_beside_a_manifest(tmp_path, capsys):
+    """A recipe can leave whole groups out (sources whose fakes a benchmark holds) and add folder
+    reals (photos) beside a manifest's video frames, each split by its own groups."""
+    rows = [{"path": f"r{i}.png", "label": 0, "group": f"g{i % 6}", "split": "train"} for i in range(24)]
+    rows += [{"path": f"f{i}.png", "label": 1, "group": f"g{i % 6}", "split": "val"} for i in range(12)]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for i in range(20):
+        _touch(tmp_path / "photos" / f"p{i}.png")
+    data = DataSection(
+        manifest=manifest, real_dirs=[tmp_path / "photos"], exclude_groups=["g0", "g5", "gone"]
+    )
+    reals, fakes, _ = data_splits(data)
+    kept = {reals.groups[str(p)] for p in reals["train"] + reals["val"]}
+    assert not kept & {"g0", "g5"} and {"g1", "g2", "g3", "g4"} <= kept
+    assert {fakes.groups[str(p)] for p in fakes["val"]} == {"g1", "g2", "g3", "g4"}
+    photos = [p for s in ("train", "val") for p in reals[s] if p.parent.name == "photos"]
+    assert 10 < len(photos) < 20  # the folder's own test share stays out
+    assert "left out 12 rows of 2 excluded group(s) (g0, g5)" in capsys.readouterr().err
+
+
 def test_a_face_pipeline_bug_stops_face_loading_instead_of_skipping_the_file(tmp_path, demo_dir, monkeypatch):
     """Only unreadable files are skipped; an error of the pipeline itself would otherwise be cached
     as a 'skipped' face and quietly shrink the training set."""

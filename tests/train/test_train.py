@@ -155,8 +155,8 @@ def test_train_from_a_manifest_uses_its_train_and_val_rows_fakes_included(tmp_pa
     assert len(splits["reals"]["train"]) == 8 and len(splits["reals"]["val"]) == 4
     assert splits["fakes"]["train"] == [str(p) for p in gans[:3]] and len(splits["fakes"]["val"]) == 2
     assert json.loads((folder / "config.json").read_text())["training"]["train_ready_made_fakes"] == 3
-    with pytest.raises(ConfigError, match="exactly one"):
-        TrainConfig.from_yaml(recipe, {"data.manifest": str(manifest)})
+    with pytest.raises(ConfigError, match="real_dirs or a manifest"):
+        TrainConfig.from_yaml(recipe, {"data.real_dirs": []})
 
 
 def test_aligned_crops_are_used_as_they_are(real_dir, tmp_path):

@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fakelens.data.splits import group_of
 from fakelens.errors import FakelensError
 from fakelens.faces.pipeline import FaceConfig
 
@@ -51,8 +52,9 @@ def _mask_png(mask: np.ndarray) -> np.ndarray:
 class _Writer:
     """Writes PNGs and flushes one manifest line per image, counting by method."""
 
-    def __init__(self, out: Path, summary: SynthSummary, dataset: str, aligned: str):
-        self.out, self.summary, self.dataset, self.aligned = out, summary, dataset, aligned
+    def __init__(self, out: Path, summary: SynthSummary, real_dir: Path, aligned: str):
+        self.out, self.summary, self.aligned = out, summary, aligned
+        self.real_dir, self.dataset = real_dir, real_dir.name
         self.fp = open(summary.manifest, "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def add(self, rel: str, image, label, method, video_id, split, sources, mask=None, mask_rel=None):
@@ -62,6 +64,10 @@ class _Writer:
         video_id = f"{self.dataset}/{video_id}"  # unique across synth sets merged into one manifest
         row = {"path": rel, "label": label, "dataset": self.dataset, "method": method, "video_id": video_id}
         row["split"] = split
+        if (
+            sources
+        ):  # the real file's group (its subfolder: a source collection, a person): recipes can leave one out
+            row["group"] = group_of(self.real_dir / sources[0], self.real_dir)
         row |= {"mask": mask_rel if mask is not None else None, "sources": sources, "aligned": self.aligned}
         self.fp.write(json.dumps(row) + "\n")
         self.fp.flush()
@@ -161,7 +167,7 @@ def synthesize(
             f"{', '.join(image_methods)}: {len(videos)} video(s) skipped"
             f" (used by {', '.join(VIDEO_METHODS)} only)"
         )
-    writer = _Writer(out, summary, real_dir.name, face.fingerprint())  # protocols select rows by dataset
+    writer = _Writer(out, summary, real_dir, face.fingerprint())  # protocols select rows by dataset
     try:
         if image_methods and images:
             faces = build_faceset(images, face, cache_dir if cache_dir is not None else out / ".cache")

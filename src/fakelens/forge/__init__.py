@@ -21,6 +21,7 @@ _LAZY = {
     "SelfBlend": "sbi",
     "self_blend": "sbi",
     "self_blend_photo": "sbi",
+    "paste_crop": "sbi",
     "VideoBlend": "video_blend",
     "blend_video": "video_blend",
     "LowerFaceConfig": "lower_face",

@@ -273,11 +273,19 @@ def self_blend_photo(image: np.ndarray, pipeline, rng: np.random.Generator, conf
         return None
     aligned = faces[0]
     blend = self_blend(aligned.crop, landmarks68(aligned.crop, pipeline.config.crop), rng, config)
+    fake, mask = paste_crop(image, blend.fake, blend.mask, aligned.matrix)
+    return SelfBlend(fake=fake, mask=mask, target=image)
+
+
+def paste_crop(image: np.ndarray, crop: np.ndarray, mask: np.ndarray, matrix: np.ndarray):
+    """Warp an edited aligned ``crop`` (``matrix``: the 2x3 image -> crop alignment) and its soft
+    ``mask`` (crop-sized, in [0, 1]) back into ``image`` and composite by that mask, so the image
+    keeps its own pixels (and no crop seam) where the mask is 0. Returns (uint8 image, image-sized
+    mask)."""
     h, w = image.shape[:2]
-    inv = cv2.invertAffineTransform(aligned.matrix)
-    fake = cv2.warpAffine(blend.fake, inv, (w, h), flags=cv2.INTER_LINEAR)
-    mask = cv2.warpAffine(blend.mask, inv, (w, h), flags=cv2.INTER_LINEAR)
+    inv = cv2.invertAffineTransform(matrix)
+    fake = cv2.warpAffine(crop, inv, (w, h), flags=cv2.INTER_LINEAR)
+    mask = cv2.warpAffine(mask, inv, (w, h), flags=cv2.INTER_LINEAR)
     m3 = mask[..., None]
-    # composite by the same soft mask, so the photo keeps its own pixels (and no crop seam) outside it
     out = m3 * fake.astype(np.float32) + (1 - m3) * image.astype(np.float32)
-    return SelfBlend(fake=np.clip(out + 0.5, 0, 255).astype(np.uint8), mask=mask, target=image)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8), mask

@@ -119,10 +119,42 @@ def _open(path: str | os.PathLike[str]) -> av.container.InputContainer:
     try:
         return av.open(str(p), mode="r", metadata_errors="ignore")
     except av.InvalidDataError:
-        raise MediaError("not a recognised image or video format", path) from None
+        reason = _mp4_problem(p) or "not a recognised image or video format"
+        raise MediaError(reason, path) from None
     except _AV_ERRORS as err:
         reason = getattr(err, "strerror", None) or type(err).__name__
         raise MediaError(f"cannot open video ({reason})", path) from None
+
+
+def _mp4_problem(p: Path) -> str | None:
+    """Why an MP4/MOV (it starts with an ``ftyp`` box) did not open, from its top-level boxes.
+
+    FFmpeg says only "invalid data" both for a file that is no video and for a cut-off recording or
+    download (the index, the ``moov`` box, usually comes last), so the record would call a truncated
+    phone clip "not a recognised format"; walking the box headers tells the two apart.
+    """
+    size = p.stat().st_size
+    with p.open("rb") as fh:
+        if fh.read(8)[4:8] != b"ftyp":
+            return None
+        pos, kinds = 0, set()
+        while pos + 8 <= size:
+            fh.seek(pos)
+            head = fh.read(16)
+            box, kind = int.from_bytes(head[:4], "big"), head[4:8]
+            if box == 1 and len(head) == 16:  # 64-bit size
+                box = int.from_bytes(head[8:16], "big")
+            elif box == 0:  # runs to the end of the file
+                box = size - pos
+            if box < 8 or not all(32 <= c < 127 for c in kind):  # box types are 4 ASCII letters
+                return f"damaged MP4/MOV (unreadable data at byte {pos})"
+            if pos + box > size:
+                return "truncated MP4/MOV: the file ends mid-way (an unfinished recording or download?)"
+            kinds.add(kind)
+            pos += box
+    if b"moov" not in kinds:
+        return "damaged MP4/MOV: no 'moov' index box (an unfinished recording?)"
+    return "damaged MP4/MOV (FFmpeg cannot parse it)"
 
 
 def _video_stream(container: av.container.InputContainer, path: str | os.PathLike[str]) -> av.VideoStream:
@@ -213,6 +245,8 @@ def _decode_selected(
                 yielded += 1
         if yielded:
             return
+    if scan.info.truncated:  # say so: "corrupt" would hide that the file was merely cut short
+        raise MediaError("truncated video: it ends before its first whole frame", path)
     raise MediaError("could not decode any frame (corrupt video data)", path)
 
 

@@ -28,8 +28,8 @@ class ModelSection(_Strict):
 
 
 class DataSection(_Strict):
-    # Real faces come from folders (split by group, see data/splits.py) or from a manifest's label-0
-    # rows (its ``split`` column, else by group); label-1 rows are ready-made fakes. Validation is
+    # Real faces come from folders (split by group, see data/splits.py) and/or from a manifest's
+    # label-0 rows (its ``split`` column, else by group); label-1 rows are ready-made fakes. Validation is
     # split ``val`` of the same data or ``val_manifest``: always the training domain.
     real_dirs: list[Path] = Field(default_factory=list)
     manifest: Path | None = None
@@ -53,6 +53,9 @@ class DataSection(_Strict):
     # files in a subfolder share the subfolder's (warns that it did); folder = the same, silently;
     # file = every file its own group (only for folders of unrelated photos)
     group_by: Literal["auto", "folder", "file"] = "auto"
+    # groups left out of training and validation altogether (manifest ``group`` column, else the
+    # folder group): e.g. sources whose generated fakes sit in a benchmark, so it measures unseen people
+    exclude_groups: list[str] = Field(default_factory=list)
     limit: int | None = Field(None, ge=4)  # use only the first N training faces (smoke runs)
     cache_dir: Path | None = Path(".cache/fakelens")
 
@@ -123,8 +126,10 @@ class TrainConfig(_Strict):
             FaceConfig.from_dict(cfg.face)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"face: {err}", path) from None
-        if bool(cfg.data.real_dirs) == (cfg.data.manifest is not None):
-            raise ConfigError("data: give either real_dirs or manifest (exactly one)", path)
+        if not cfg.data.real_dirs and cfg.data.manifest is None:
+            raise ConfigError("data: give real_dirs or a manifest (or both)", path)
+        if cfg.data.real_dirs and cfg.data.val_manifest is not None:
+            raise ConfigError("data: val_manifest (a protocol fold) takes no real_dirs beside it", path)
         if not cfg.data.sbi and not cfg.data.fake_dirs and cfg.data.manifest is None:
             raise ConfigError(
                 "data: with sbi: false, fake_dirs (or a manifest's fakes) must give fakes", path

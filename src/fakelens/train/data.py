@@ -6,6 +6,7 @@ domain's ``val`` share, never a held-out split; ``ensemble`` reuses it to stack 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from fakelens.data.sbi_dataset import SBIPairs, collate_items
 from fakelens.data.splits import (
     SplitRule,
     Splits,
+    group_of,
     has_subfolders,
     split_by_group,
     split_folders,
@@ -48,6 +50,9 @@ def folder_splits(dirs: list[Path], data: DataSection, rule: SplitRule, key: str
     """Files of folders split by group: a file directly in a folder is its own group, files in a
     subfolder (frames of one video, photos of one person) share the subfolder's group."""
     by_root = list_images_by_root(dirs, key)
+    if data.exclude_groups:
+        for root, paths in by_root.items():
+            by_root[root] = _without_groups(paths, lambda p, r=root: group_of(p, r), data.exclude_groups, key)
     if data.group_by == "file":
         items = [(p, p.relative_to(root).as_posix()) for root, paths in by_root.items() for p in paths]
         return split_by_group(items, rule)
@@ -62,7 +67,11 @@ def folder_splits(dirs: list[Path], data: DataSection, rule: SplitRule, key: str
 
 
 def manifest_splits(
-    manifest: Path, val_manifest: Path | None, rule: SplitRule, framing: str | None = None
+    manifest: Path,
+    val_manifest: Path | None,
+    rule: SplitRule,
+    framing: str | None = None,
+    exclude_groups: Iterable[str] = (),
 ) -> tuple[Splits, Splits, set[Path]]:
     """Reals and ready-made fakes (label 1 rows: a protocol fold's forgeries) for training and
     validation from manifests, and the rows that are aligned crops in the model's ``framing``.
@@ -70,13 +79,13 @@ def manifest_splits(
     Without ``val_manifest`` the manifest's ``split`` column decides (``train``/``val``; any other
     split is never read); rows without one are split by group (``group`` column, else
     ``video_id``, else the file) with ``rule``. With ``val_manifest`` (a protocol fold) the first
-    manifest trains and the second selects."""
+    manifest trains and the second selects. Rows of ``exclude_groups`` are left out of both."""
     from fakelens.data.manifest import read_manifest
 
     def group(r) -> str:
         return r.group or r.video_id or str(r.path)
 
-    rows = read_manifest(manifest)
+    rows = _without_groups(read_manifest(manifest), group, exclude_groups, "data.manifest")
     if val_manifest is None:
         loose = sum(1 for r in rows if not (r.split or r.group or r.video_id))
         if loose:
@@ -89,7 +98,7 @@ def manifest_splits(
         val = [r for r, s in pairs if s == "val"]
     else:
         train = [r for r in rows if r.split in (None, "train")]
-        val = read_manifest(val_manifest)
+        val = _without_groups(read_manifest(val_manifest), group, exclude_groups, "data.val_manifest")
     aligned = {r.path for r in train + val if framing is not None and r.aligned == framing}
 
     def splits(label: int) -> Splits:
@@ -102,6 +111,19 @@ def manifest_splits(
         return out
 
     return splits(0), splits(1), aligned
+
+
+def _without_groups(rows: list, group, exclude: Iterable[str], key: str) -> list:
+    exclude = set(exclude)
+    if not exclude:
+        return rows
+    kept = [r for r in rows if group(r) not in exclude]
+    found = sorted({group(r) for r in rows} & exclude)
+    console.print(
+        f"{key}: left out {len(rows) - len(kept)} rows of {len(found)} excluded group(s)"
+        + (f" ({', '.join(found)})" if found else "")
+    )
+    return kept
 
 
 def _check_group_overlap(s: Splits, what: str) -> None:
@@ -126,12 +148,19 @@ def data_splits(data: DataSection, framing: str | None = None) -> tuple[Splits, 
     rule = SplitRule(val=data.val_fraction, test=data.test_fraction, salt=data.split_salt)
     fake_rule = SplitRule(val=data.val_fraction, test=data.fake_test_fraction, salt=data.split_salt)
     if data.manifest is not None:
-        reals, fakes, aligned = manifest_splits(data.manifest, data.val_manifest, rule, framing)
-        if data.fake_dirs:
-            extra = folder_splits(data.fake_dirs, data, fake_rule, "data.fake_dirs")
-            for part in ("train", "val"):
-                fakes.files[part] += extra[part]
-            fakes.groups |= extra.groups
+        reals, fakes, aligned = manifest_splits(
+            data.manifest, data.val_manifest, rule, framing, data.exclude_groups
+        )
+        for dirs, key, into, folder_rule in (
+            (data.real_dirs, "data.real_dirs", reals, rule),
+            (data.fake_dirs, "data.fake_dirs", fakes, fake_rule),
+        ):
+            if dirs:  # folders beside the manifest: split by their own groups, as without one
+                extra = folder_splits(dirs, data, folder_rule, key)
+                for part, files in extra.files.items():  # dev/final too: splits.json records them
+                    into.files[part] += files
+                into.groups |= extra.groups
+                into.rule = folder_rule  # the manifest's rows carry their split; the folders follow this
         if data.val_manifest is None:
             _check_group_overlap(reals, "real")
             _check_group_overlap(fakes, "fake")
@@ -166,7 +195,8 @@ def load_faces(
     if not data.sbi and not (fakes["train"] and fakes["val"]):
         raise ConfigError("data: with sbi: false, ready-made fakes are needed for train and val")
     if out is not None:
-        write_splits(out, reals, fakes, source=str(data.manifest or ", ".join(map(str, data.real_dirs))))
+        sources = [*([str(data.manifest)] if data.manifest else []), *map(str, data.real_dirs)]
+        write_splits(out, reals, fakes, source=", ".join(sources))
     sets = {}
     parts = [("train", reals["train"]), ("val", reals["val"])]
     parts += [(f"fakes_{k}", fakes[k]) for k in ("train", "val") if fakes[k]]

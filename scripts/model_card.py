@@ -44,11 +44,32 @@ def accuracy_table(summary: dict) -> str:
 def trained_before_lines(cfg: dict) -> list[str]:
     """What changed in the recipe's code since these weights were trained (fakelens 0.1.0 weights
     predate the 2026-12 foundations: the SBI generator now follows the official code)."""
-    members = [m.get("training") or {} for m in cfg.get("members", [])] or [cfg.get("training") or {}]
-    if all("method" in t for t in members):  # trained since the method plugins: nothing to say
-        return []
-    return [
-        "- Trained before the 2026-12 foundations: its SBI fakes came from the earlier generator (colour jitter "
+    nets = [(m["name"], m.get("training") or {}) for m in cfg.get("members", [])] or [
+        (cfg["name"], cfg.get("training") or {})
+    ]
+
+    def sbi(t: dict) -> bool:
+        return ((t.get("recipe") or {}).get("data") or {}).get("sbi", True)
+
+    old = [name for name, t in nets if "method" not in t]  # trained before the method plugins
+    # a warm start's source: the shipped SBI Lite0 of fakelens 0.1.0
+    warm = [
+        t["recipe"]["model"]["init_from"]
+        for _, t in nets
+        if (t.get("recipe") or {}).get("model", {}).get("init_from")
+    ]
+    with_sbi = [n for n, t in nets if n in old and sbi(t)] + warm
+    lines = [
+        f"- `{n}`: trained with fakelens 0.1.0, before the 2026-12 foundations."
+        for n in old
+        if n not in with_sbi
+    ]
+    if not with_sbi:
+        return lines
+    who = ", ".join(f"`{n}`" for n in with_sbi)
+    return lines + [
+        f"- Trained, or warm-started from weights trained, before the 2026-12 foundations ({who}): SBI fakes came "
+        "from the earlier generator (colour jitter "
         "at p=0.3 and stronger saturation, the mask not moved with the source, a relative soft-mask size), which "
         "`fakelens.forge.sbi` no longer makes; `make train-default` now trains on the official-code SBI and "
         "will give other weights. The benchmarks' SBI test fakes come from the new generator."
@@ -90,9 +111,12 @@ def network_lines(name: str, cfg: dict, training: dict | None) -> list[str]:
         )
     # training.method since the method plugins; training.strategy in older checkpoints
     method = (training.get("method") or training.get("strategy") or {}).get("name", "plain")
+    start = "ImageNet start" if model.get("pretrained") else "from scratch"
+    if model.get("init_from"):
+        start = f"warm start from `{model['init_from']}`"
     return [
         f"- `{name}` (`{model.get('architecture', cfg.get('architecture'))}`, input {model.get('input_size')} px, "
-        f"{'ImageNet start' if model.get('pretrained') else 'from scratch'}, method `{method}`): "
+        f"{start}, method `{method}`): "
         f"{training['train_faces']} real faces ({real_sources(data)}); fakes: {'; '.join(fakes)}. "
         f"Validation: {training['val_faces']} other real faces and their fakes "
         f"({training.get('selection', '')}). AdamW lr {tr.get('lr')}, "
@@ -131,7 +155,7 @@ def video_dev_table(summary: dict) -> list[str]:
     out = [
         f"Measured by `python benchmarks/bench_video_dev.py` (`../shared/data/video-dev`, scanned as `fakelens "
         f"scan` does, {summary['frames']} frames, video level; per method: vs its own dataset's reals / vs all "
-        "dev reals; report only, nothing was trained or selected on it):",
+        "dev reals; never trained on; any choice made after seeing it is listed in docs/benchmarks.md):",
         "",
         "| fakes (n) | " + " | ".join(f"`{n}`" for n in names) + " |",
         "|---|" + "---|" * len(names),
@@ -251,8 +275,8 @@ def main() -> None:
             "- Video faces: `../shared/data/video-real` clips (MEAD, VoxCeleb, TED, FF++ actor originals, YouTube, "
             "webcam, phone video), frames aligned by `fakelens synth` and split by source group; MEAD, LRS and "
             "VoxCeleb are non-commercial research material, FF++ is research-only, many clips are copyrighted "
-            "film, TV or celebrity footage: the weights carry these terms. `video-dev` was never trained or "
-            "selected on."
+            "film, TV or celebrity footage: the weights carry these terms. `video-dev` was never trained on; a "
+            "choice made after seeing its figures is listed in docs/benchmarks.md."
         )
     lines += [
         "- Real faces: `../shared/data/ffhq-real` split by group (each FFHQ photo is its own group, keyed by its "

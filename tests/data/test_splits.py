@@ -68,3 +68,15 @@ def test_splits_json_round_trip_and_relative_paths(tmp_path):
     assert back.files("train") == s["train"] and back.rule == s.rule
     with pytest.raises(ConfigError, match="no splits.json"):
         read_splits(tmp_path / "nowhere")
+    made = split_folders(_frames(tmp_path / "synth", videos=20, frames=2))  # not under the data folder
+    s.files["train"] += made["train"]
+    s.groups |= made.groups
+    record = relative_record(splits_record(s), root)
+    assert record["reals"]["train"] == [
+        p.relative_to(root).as_posix() for p in s["train"] if root in p.parents
+    ]
+    away = record["elsewhere"]["reals"]["train"]
+    assert away["files"] == len(made["train"]) and away["groups"] == sorted(
+        {made.groups[str(p)] for p in made["train"]}
+    )
+    assert not any("synth" in k for k in record["groups"])

@@ -339,3 +339,24 @@ def test_soft_reals_augmentation_softens_only_real_faces(real_dir, fake_dir, tmp
         )  # untouched
         softened += not any(np.array_equal(real, c) or np.array_equal(real, c[:, ::-1]) for c in faces.crops)
     assert softened >= 1  # seeded: the same faces are softened on every run
+
+
+def test_warm_start_loads_every_weight_of_a_checkpoint_of_the_same_architecture(
+    tmp_path, make_tiny_checkpoint
+):
+    """``model.init_from``: a photo-trained detector continued on video faces starts from its weights;
+    another architecture is refused in one line."""
+    import torch
+    from safetensors.torch import load_file
+
+    from fakelens.models import create_model
+    from fakelens.train.loop import _warm_start
+
+    folder = make_tiny_checkpoint(tmp_path / "ck", seed=3)
+    torch.manual_seed(0)
+    net = create_model("tiny-cnn")
+    _warm_start(net, str(folder), "tiny-cnn")
+    saved = load_file(str(folder / "weights.safetensors"))
+    assert all(torch.equal(v, saved[k]) for k, v in net.state_dict().items())
+    with pytest.raises(ConfigError, match="is a 'tiny-cnn', not a 'npr'"):
+        _warm_start(create_model("npr"), str(folder), "npr")

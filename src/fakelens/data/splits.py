@@ -214,18 +214,36 @@ def _reroot(p: Path, data_root: Path | None) -> Path:
 
 
 def relative_record(record: dict, data_root: Path) -> dict:
-    """A splits record with every path under ``data_root`` written relative to it (for shipping)."""
+    """A splits record with every path under ``data_root`` written relative to it (for shipping).
+    Files elsewhere (frames a recipe made with ``prepare``/``synth`` on the trainer's machine) mean
+    nothing on another machine: they are left out of the lists, and ``elsewhere`` keeps how many
+    there were per split and which groups each split held, so the split rule stays on record."""
     root = Path(data_root).resolve()
+    groups = record.get("groups", {})
+    elsewhere: dict = {}
 
-    def rel(p: str) -> str:
+    def rel(p: str) -> str | None:
         q = Path(p).resolve()
-        return q.relative_to(root).as_posix() if q.is_relative_to(root) else p
+        return q.relative_to(root).as_posix() if q.is_relative_to(root) else None
 
     out = dict(record)
     for part in ("reals", "fakes"):
-        if part in out:
-            out[part] = {k: [rel(p) for p in v] for k, v in out[part].items()}
-    out["groups"] = {rel(k): v for k, v in record.get("groups", {}).items()}
+        if part not in out:
+            continue
+        kept = {}
+        for split, paths in out[part].items():
+            kept[split] = [r for r in map(rel, paths) if r is not None]
+            gone = [p for p in paths if rel(p) is None]
+            if gone:
+                entry = elsewhere.setdefault(part, {})
+                entry[split] = {
+                    "files": len(gone),
+                    "groups": sorted({groups.get(p, "") for p in gone} - {""}),
+                }
+        out[part] = kept
+    out["groups"] = {r: g for k, g in groups.items() if (r := rel(k)) is not None}
+    if elsewhere:
+        out["elsewhere"] = elsewhere
     return out
 
 

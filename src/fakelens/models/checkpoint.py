@@ -22,7 +22,7 @@ from fakelens.preprocess import Preprocess
 
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
-DEFAULT_MODEL = "sbi-nprsoft-ensemble-ffhq"
+DEFAULT_MODEL = "video-npr-ensemble"
 
 
 def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: dict, half: bool = False) -> Path:

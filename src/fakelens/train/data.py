@@ -119,10 +119,9 @@ def _without_groups(rows: list, group, exclude: Iterable[str], key: str) -> list
         return rows
     kept = [r for r in rows if group(r) not in exclude]
     found = sorted({group(r) for r in rows} & exclude)
-    console.print(
-        f"{key}: left out {len(rows) - len(kept)} rows of {len(found)} excluded group(s)"
-        + (f" ({', '.join(found)})" if found else "")
-    )
+    if found:
+        n = len(rows) - len(kept)
+        console.print(f"{key}: left out {n} rows of {len(found)} excluded group(s) ({', '.join(found)})")
     return kept
 
 

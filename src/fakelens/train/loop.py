@@ -13,16 +13,18 @@ from pathlib import Path
 import numpy as np
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader
 
 from fakelens import __version__
 from fakelens.data.sbi_dataset import collate_items
+from fakelens.errors import ConfigError
 from fakelens.faces.pipeline import FaceConfig
 from fakelens.metrics import binary_metrics
 from fakelens.models.calibrated import Calibrated
-from fakelens.models.checkpoint import load_weights, save_checkpoint
+from fakelens.models.checkpoint import load_weights, read_config, resolve_checkpoint, save_checkpoint
 from fakelens.models.methods import Method, get_method
 from fakelens.models.registry import create_model
 from fakelens.preprocess import Preprocess
@@ -106,6 +108,16 @@ def _run_epoch(model, opt, loader, lr_at, first_step: int, progress, task, metho
     return losses
 
 
+def _warm_start(model: torch.nn.Module, spec: str, architecture: str) -> None:
+    """``model.init_from``: start from a trained checkpoint's weights (same architecture only)."""
+    folder = resolve_checkpoint(spec)
+    theirs = read_config(folder).get("architecture")
+    if theirs != architecture:
+        raise ConfigError(f"model.init_from: {spec!r} is a {theirs!r}, not a {architecture!r}")
+    load_weights(folder, model)
+    console.print(f"warm start: every weight from {escape(str(folder))}")
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
     """Run the recipe; returns the folder of the best checkpoint (``<out_dir>/model``)."""
     t_start = time.time()
@@ -124,6 +136,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     pre = Preprocess(cfg.model.input_size, tuple(cfg.model.mean), tuple(cfg.model.std))
     model_kwargs = {"drop_rate": cfg.model.drop_rate, **cfg.model.kwargs}
     model = create_model(cfg.model.architecture, pretrained=cfg.model.pretrained, **model_kwargs)
+    if cfg.model.init_from is not None:
+        _warm_start(model, cfg.model.init_from, cfg.model.architecture)
     model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
 

@@ -49,3 +49,14 @@ def write_video(
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def write_audio_only(path: Path) -> Path:
+    """An MP4 with one AAC stream and no video (what a voice memo looks like)."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame.sample_rate, frame.pts = 8000, 0
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            out.mux(packet)
+    return path

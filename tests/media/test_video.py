@@ -10,6 +10,7 @@ import pytest
 from fakelens.errors import MediaError
 from fakelens.media import Frame, probe_video, sample_frames
 from fakelens.media.video import _apply_rotation
+from media_helpers import write_audio_only
 
 W, H = 64, 48
 
@@ -128,13 +129,7 @@ def _read_error(path: Path, match: str) -> None:
 
 
 def test_bad_files(tmp_path: Path) -> None:
-    audio = tmp_path / "audio.mp4"
-    with av.open(str(audio), "w") as out:
-        stream = out.add_stream("aac", rate=8000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        frame.sample_rate, frame.pts = 8000, 0
-        for packet in [*stream.encode(frame), *stream.encode()]:
-            out.mux(packet)
+    audio = write_audio_only(tmp_path / "audio.mp4")
     _read_error(audio, r"no video stream \(is it an audio file\?\)")
     (tmp_path / "text.mp4").write_text("not a video at all\n" * 20)
     _read_error(tmp_path / "text.mp4", "not a recognised")

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from fakelens.cli import app
 from fakelens.media import probe_video, sample_frames
 from fakelens.scan import Scanner, ScanOptions, scan_paths
-from media_helpers import write_video
+from media_helpers import write_audio_only, write_video
 
 VFR_MS = [0, 40, 80, 120, 160, 200, 240, 280, 1000, 2000]  # 8 fast frames, then 2 slow ones
 # file -> (encoder, decoder), for the codecs a phone or the web hands over besides H.264
@@ -58,15 +58,6 @@ def _moving(img: np.ndarray, n: int) -> list[np.ndarray]:
     return [np.roll(img, 2 * i, axis=1) for i in range(n)]
 
 
-def _write_audio_only(path: Path) -> None:
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("aac", rate=8000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-        frame.sample_rate, frame.pts = 8000, 0
-        for packet in [*stream.encode(frame), *stream.encode()]:
-            out.mux(packet)
-
-
 @pytest.fixture(scope="module")
 def odd_folder(tmp_path_factory, astronaut) -> Path:
     root = tmp_path_factory.mktemp("odd")
@@ -95,7 +86,7 @@ def odd_folder(tmp_path_factory, astronaut) -> Path:
     (root / "cut_faststart.mp4").write_bytes(data[: packets[3][0] + packets[3][1] // 2])
     (root / "cut_first_frame.mp4").write_bytes(data[: packets[0][0] + packets[0][1] // 2])
     fast.unlink()
-    _write_audio_only(root / "audio.mp4")
+    write_audio_only(root / "audio.mp4")
     return root
 
 

@@ -48,7 +48,7 @@ ship-default: install
 	$(BIN)/python scripts/ship_model.py runs/ensemble-video-npr/model $(SHIPPED) --calibrate runs/ensemble-video-npr
 
 card: install
-	$(BIN)/python scripts/model_card.py $(SHIPPED) --cross runs/bench-cross/summary.json --video-dev runs/bench-video-dev/summary.json
+	$(BIN)/python scripts/model_card.py $(SHIPPED) --cross runs/bench-cross/summary.json --video-dev runs/bench-video-dev/summary.json --notes docs/default-card-notes.md
 
 ## The previous default (sbi-nprsoft-ensemble-ffhq, still shipped): the SBI Lite0 on FFHQ (also shipped
 ## on its own), the blur-hardened NPR and their ensemble

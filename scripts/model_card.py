@@ -104,10 +104,14 @@ def network_lines(name: str, cfg: dict, training: dict | None) -> list[str]:
         dirs = ", ".join(Path(d).name for d in data.get("fake_dirs", []))
         if data.get("manifest"):
             dirs = ", ".join(x for x in ("lip-sync-like and animated frames from synth", dirs) if x)
+        held = (
+            "the manifest's `test` rows never read"
+            if data.get("manifest")
+            else f"{data.get('fake_test_fraction', 0):.0%} held out for benchmarks"
+        )
         fakes.append(
             f"{training['train_ready_made_fakes']} ready-made fakes ({dirs}; training share, "
-            f"{training.get('val_ready_made_fakes', 0)} more for validation, {data.get('fake_test_fraction', 0):.0%} "
-            "held out for benchmarks)"
+            f"{training.get('val_ready_made_fakes', 0)} more for validation, {held})"
         )
     # training.method since the method plugins; training.strategy in older checkpoints
     method = (training.get("method") or training.get("strategy") or {}).get("name", "plain")
@@ -217,6 +221,7 @@ def main() -> None:
     ap.add_argument("--cross", type=Path, default=Path("runs/bench-cross/summary.json"))
     ap.add_argument("--zoo-speed", type=Path, default=Path("runs/bench-zoo-speed/summary.json"))
     ap.add_argument("--video-dev", type=Path, default=Path("runs/bench-video-dev/summary.json"))
+    ap.add_argument("--notes", type=Path, default=None, help="markdown bullets added to Limits (lab notes)")
     args = ap.parse_args()
     cfg = json.loads((args.weights / "config.json").read_text())
     size = (args.weights / "weights.safetensors").stat().st_size / 2**20
@@ -360,6 +365,8 @@ def main() -> None:
         ),
         "- A heat map explains the model, not the forgery.",
     ]
+    if args.notes:  # what the training record cannot know (a choice made after seeing dev figures, a leak)
+        lines += [ln for ln in args.notes.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
     (args.weights / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {args.weights / 'MODEL_CARD.md'}")
 

@@ -154,6 +154,7 @@ def test_lipsync_and_animate_clips_from_videos(talking_dir, tmp_path):
     assert all(r["label"] == "fake" and (s.out / r["mask"]).is_file() for r in lip + anim)
     assert not {r["video_id"] for r in lip + anim} & {r["video_id"] for r in reals.values()}
     assert {r["group"] for r in rows} == {"person"}  # the clips' folder: recipes can exclude it
+    assert all(r["source_groups"] == ["person"] for r in anim)  # the driving clip's group is listed too
 
     def load(rel):
         return cv2.imread(str(s.out / rel), cv2.IMREAD_UNCHANGED)

@@ -33,7 +33,7 @@ BAD = {  # file -> what its one-line reason must name
     "zero.mp4": "empty file",
     "truncated.mp4": "truncated MP4/MOV",
     "audio.mp4": "no video stream (is it an audio file?)",
-    "cut_first_frame.mp4": "truncated video: it ends before its first whole frame",
+    "cut_first_frame.mp4": "truncated video: no frame could be decoded",
 }
 
 

@@ -65,6 +65,8 @@ def test_excluded_groups_and_folders_beside_a_manifest(tmp_path, capsys):
     reals (photos) beside a manifest's video frames, each split by its own groups."""
     rows = [{"path": f"r{i}.png", "label": 0, "group": f"g{i % 6}", "split": "train"} for i in range(24)]
     rows += [{"path": f"f{i}.png", "label": 1, "group": f"g{i % 6}", "split": "val"} for i in range(12)]
+    # an animated fake of g1 driven by a clip of the excluded g5: made from g5, so left out too
+    rows += [{"path": "drv.png", "label": 1, "group": "g1", "source_groups": ["g1", "g5"], "split": "val"}]
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     for i in range(20):
@@ -78,7 +80,8 @@ def test_excluded_groups_and_folders_beside_a_manifest(tmp_path, capsys):
     assert {fakes.groups[str(p)] for p in fakes["val"]} == {"g1", "g2", "g3", "g4"}
     photos = [p for s in ("train", "val") for p in reals[s] if p.parent.name == "photos"]
     assert 10 < len(photos) < 20  # the folder's own test share stays out
-    assert "left out 12 rows of 2 excluded group(s) (g0, g5)" in capsys.readouterr().err
+    assert not any(p.name == "drv.png" for p in fakes["val"])
+    assert "left out 13 rows of 2 excluded group(s) (g0, g5)" in capsys.readouterr().err
 
 
 def test_a_face_pipeline_bug_stops_face_loading_instead_of_skipping_the_file(tmp_path, demo_dir, monkeypatch):

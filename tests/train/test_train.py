@@ -360,3 +360,14 @@ def test_warm_start_loads_every_weight_of_a_checkpoint_of_the_same_architecture(
     assert all(torch.equal(v, saved[k]) for k, v in net.state_dict().items())
     with pytest.raises(ConfigError, match="is a 'tiny-cnn', not a 'npr'"):
         _warm_start(create_model("npr"), str(folder), "npr")
+
+
+def test_warm_start_with_other_shapes_is_one_line(tmp_path):
+    """Same architecture, other width: the keys match but the tensors do not."""
+    from fakelens.models import create_model
+    from fakelens.models.checkpoint import save_checkpoint
+    from fakelens.train.loop import _warm_start
+
+    folder = save_checkpoint(tmp_path / "npr", create_model("npr", width=0.5), {"architecture": "npr"})
+    with pytest.raises(ConfigError, match="does not fit this model"):
+        _warm_start(create_model("npr", width=1.0), str(folder), "npr")

@@ -38,6 +38,9 @@ class ManifestRow:
     frame: int | None = None  # frame index in the source video: faces of one frame score as one sample
     aligned: str | None = None  # an aligned crop made under this FaceConfig fingerprint (prepare, synth)
     group: str | None = None  # person or source collection: splits keep a group together
+    # every group the row was made from (synth: a fake's target and its donor or driving clip), so a
+    # recipe that leaves a group out drops fakes built from it too
+    source_groups: tuple[str, ...] = ()
     face: int | None = None  # index of the face in its frame (prepare: largest first)
     box: tuple[float, float, float, float] | None = None  # the face's box in the frame: links tracks
 
@@ -110,9 +113,18 @@ def _make_row(record: dict[str, Any], lineno: int, where: Path, base: Path) -> M
         frame=_parse_frame(record.get("frame"), lineno, where),
         aligned=_optional(record.get("aligned")),
         group=_optional(record.get("group")),
+        source_groups=_source_groups(record.get("source_groups")),
         face=_parse_frame(record.get("face"), lineno, where, "face"),
         box=_parse_box(record.get("box"), lineno, where),
     )
+
+
+def _source_groups(value: Any) -> tuple[str, ...]:
+    """A JSON list, or ``a;b`` in a CSV/TSV cell."""
+    if value is None or value == "":
+        return ()
+    items = value if isinstance(value, list) else str(value).split(";")
+    return tuple(str(v).strip() for v in items if str(v).strip())
 
 
 def _columns_text(columns: list[str]) -> str:

@@ -242,6 +242,9 @@ def relative_record(record: dict, data_root: Path) -> dict:
                 }
         out[part] = kept
     out["groups"] = {r: g for k, g in groups.items() if (r := rel(k)) is not None}
+    # the sources as their paths under the data folder, else their folder's name (no machine paths)
+    sources = [s.strip() for s in str(record.get("source", "")).split(",") if s.strip()]
+    out["source"] = ", ".join(rel(s) or Path(s).parent.name + "/" + Path(s).name for s in sources)
     if elsewhere:
         out["elsewhere"] = elsewhere
     return out

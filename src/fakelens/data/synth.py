@@ -64,10 +64,10 @@ class _Writer:
         video_id = f"{self.dataset}/{video_id}"  # unique across synth sets merged into one manifest
         row = {"path": rel, "label": label, "dataset": self.dataset, "method": method, "video_id": video_id}
         row["split"] = split
-        if (
-            sources
-        ):  # the real file's group (its subfolder: a source collection, a person): recipes can leave one out
-            row["group"] = group_of(self.real_dir / sources[0], self.real_dir)
+        if sources:  # the real files' groups (subfolders: a collection, a person): recipes can leave one out
+            groups = [group_of(self.real_dir / src, self.real_dir) for src in sources]
+            row["group"] = groups[0]  # the target's: the split follows it
+            row["source_groups"] = sorted(set(groups))  # with a donor's or driving clip's
         row |= {"mask": mask_rel if mask is not None else None, "sources": sources, "aligned": self.aligned}
         self.fp.write(json.dumps(row) + "\n")
         self.fp.flush()

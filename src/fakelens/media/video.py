@@ -246,7 +246,7 @@ def _decode_selected(
         if yielded:
             return
     if scan.info.truncated:  # say so: "corrupt" would hide that the file was merely cut short
-        raise MediaError("truncated video: it ends before its first whole frame", path)
+        raise MediaError("truncated video: no frame could be decoded", path)
     raise MediaError("could not decode any frame (corrupt video data)", path)
 
 

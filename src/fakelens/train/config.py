@@ -65,7 +65,7 @@ class DataSection(_Strict):
 
 # path-typed keys: relative to the YAML file that wrote them (a recipe or its base:), see yamlconfig
 DATA_PATHS = ("real_dirs", "fake_dirs", "manifest", "val_manifest", "cache_dir")
-TRAIN_PATHS = ("out_dir", *(f"data.{key}" for key in DATA_PATHS))
+TRAIN_PATHS = ("out_dir", "model.init_from", *(f"data.{key}" for key in DATA_PATHS))
 
 
 class TrainSection(_Strict):
@@ -110,7 +110,10 @@ class TrainConfig(_Strict):
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: dict | None = None) -> TrainConfig:
         path = Path(path)
-        raw = read_config_yaml(path, TRAIN_PATHS)  # base: merged, paths resolved
+        from fakelens.models.checkpoint import shipped_models
+
+        # base: merged, paths resolved (a shipped model's name in model.init_from is kept)
+        raw = read_config_yaml(path, TRAIN_PATHS, names=shipped_models())
         for key, value in (overrides or {}).items():  # dotted keys: train.epochs=3
             if key in TRAIN_PATHS and key != "out_dir":  # as if in the file; --out is the caller's
                 value = resolve_path(value, path.parent)

@@ -117,8 +117,12 @@ def _without_groups(rows: list, group, exclude: Iterable[str], key: str) -> list
     exclude = set(exclude)
     if not exclude:
         return rows
-    kept = [r for r in rows if group(r) not in exclude]
-    found = sorted({group(r) for r in rows} & exclude)
+
+    def groups(r) -> set[str]:  # a synth fake made from two clips (a swap's donor, a driving clip) has two
+        return {group(r), *getattr(r, "source_groups", ())}
+
+    kept = [r for r in rows if not groups(r) & exclude]
+    found = sorted(set().union(*map(groups, rows)) & exclude)
     if found:
         n = len(rows) - len(kept)
         console.print(f"{key}: left out {n} rows of {len(found)} excluded group(s) ({', '.join(found)})")

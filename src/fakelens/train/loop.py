@@ -114,7 +114,11 @@ def _warm_start(model: torch.nn.Module, spec: str, architecture: str) -> None:
     theirs = read_config(folder).get("architecture")
     if theirs != architecture:
         raise ConfigError(f"model.init_from: {spec!r} is a {theirs!r}, not a {architecture!r}")
-    load_weights(folder, model)
+    try:
+        load_weights(folder, model)
+    except RuntimeError as err:  # same keys, other shapes: its model_kwargs (e.g. a width) differ
+        reason = str(err).splitlines()[-1].strip()
+        raise ConfigError(f"model.init_from: {spec!r} does not fit this model ({reason})") from None
     console.print(f"warm start: every weight from {escape(str(folder))}")
 
 

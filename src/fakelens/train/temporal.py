@@ -63,7 +63,11 @@ class Track:
 def select_rows(manifest: Path, exclude_groups: Iterable[str] = ()) -> list[ManifestRow]:
     """The manifest's ``train`` and ``val`` rows outside ``exclude_groups``, each with a video_id."""
     exclude = set(exclude_groups)
-    rows = [r for r in read_manifest(manifest) if r.split in ("train", "val") and r.group not in exclude]
+    rows = [
+        r
+        for r in read_manifest(manifest)
+        if r.split in ("train", "val") and not {r.group, *r.source_groups} & exclude
+    ]
     loose = [r for r in rows if not r.video_id]
     if loose:
         raise ConfigError(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fakelens.metrics import rates_at_threshold, roc_auc
-from fakelens.models.detector import DEFAULT_MODEL, load_detector
+from fakelens.models.detector import DEFAULT_MODEL, load_detector, resolve_checkpoint
 from fakelens.models.file_scanner import ScanOptions
 from fakelens.rules import video_rule
 from fakelens.scan import scan_paths
@@ -164,6 +165,19 @@ def _drop_stale(records: Path) -> None:
         )
 
 
+def _drop_other_weights(folder: Path, model: str) -> None:
+    """A resumed run must not reuse another model's scores: a retrained model keeps its name, so the
+    folder remembers the weights it scored (their SHA-256) and sets older records aside."""
+    weights = resolve_checkpoint(model) / "weights.safetensors"
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    stamp, records = folder / "weights.sha256", folder / "records.jsonl"
+    if records.is_file() and (not stamp.is_file() or stamp.read_text().strip() != digest):
+        records.rename(records.with_suffix(".other-weights.jsonl"))
+        print(f"note: {records} was scored by other weights: rescanning")
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(digest + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=f"{DEFAULT_MODEL},sbi-nprsoft-ensemble-ffhq", help="comma-separated")
@@ -181,6 +195,7 @@ def main() -> None:
         slug = "-".join(x for x in parts if x not in ("runs", "model", ".", "..")) or Path(model).name
         folder = args.out / f"{slug}-f{args.frames}"  # runs/probe/model -> probe-f32
         _drop_stale(folder / "records.jsonl")
+        _drop_other_weights(folder, model)
         folder.mkdir(parents=True, exist_ok=True)
         # resumable: a rerun scans only the clips not yet in records.jsonl
         scan_paths(

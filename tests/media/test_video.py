@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -186,3 +187,22 @@ def test_long_video_seeks_to_keyframes_and_gets_the_same_frames(tmp_path: Path, 
     monkeypatch.setattr(video, "SEEK_MIN_FRAMES", 10**9)
     plain = [(f.index, round(float(f.image.mean()))) for f in sample_frames(clip, num_frames=8)]
     assert sought == plain and [i for i, _ in sought] == wanted
+
+
+def _box(kind: bytes, payload: bytes = b"", size: int | None = None, large: bool = False) -> bytes:
+    if large:  # size 1: the real size follows as 64 bits
+        return (1).to_bytes(4, "big") + kind + (16 + len(payload)).to_bytes(8, "big") + payload
+    return (size if size is not None else 8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+
+def test_cut_or_damaged_mp4s_are_told_apart(tmp_path: Path) -> None:
+    """FFmpeg says only "invalid data" for all of these; the box headers say which it is."""
+    ftyp = _box(b"ftyp", b"isom\x00\x00\x02\x00isomiso2")
+    cases = {
+        "cut.mp4": (ftyp + _box(b"mdat", b"\x00" * 64, size=4096), "truncated MP4/MOV"),
+        "no_index.mp4": (ftyp + _box(b"mdat", b"\x00" * 64, large=True), "no 'moov' index box"),
+        "garbage.mp4": (ftyp + b"\xff\xfe\x00\x01" * 16, "damaged MP4/MOV (unreadable data at byte 24)"),
+    }
+    for name, (data, reason) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        _read_error(tmp_path / name, re.escape(reason))

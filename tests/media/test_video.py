@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -11,7 +10,7 @@ import pytest
 from fakelens.errors import MediaError
 from fakelens.media import Frame, probe_video, sample_frames
 from fakelens.media.video import _apply_rotation
-from media_helpers import write_audio_only
+from media_helpers import write_audio_only, write_video
 
 W, H = 64, 48
 
@@ -25,22 +24,11 @@ def _write(
     path: Path, n: int, pts_ms: list[int] | None = None, options: dict[str, str] | None = None
 ) -> Path:
     """Encode n textured 64x48 frames with libx264 (B-frames on, so decode order != display order)."""
-    with av.open(str(path), "w", options=options or {}) as out:
-        stream = out.add_stream("libx264", rate=30, options={"threads": "1"})
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        if pts_ms is not None:
-            stream.codec_context.time_base = Fraction(1, 1000)
-        for i in range(n):
-            noise = np.random.default_rng(i).integers(-20, 21, (H, W, 1))
-            img = np.repeat((noise + _level(i)).clip(0, 255).astype(np.uint8), 3, axis=2)
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            if pts_ms is not None:
-                frame.pts, frame.time_base = pts_ms[i], Fraction(1, 1000)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    frames = []
+    for i in range(n):
+        noise = np.random.default_rng(i).integers(-20, 21, (H, W, 1))
+        frames.append(np.repeat((noise + _level(i)).clip(0, 255).astype(np.uint8), 3, axis=2))
+    return write_video(path, frames, rate=30, pts_ms=pts_ms, container_options=options)
 
 
 @pytest.fixture(scope="module")

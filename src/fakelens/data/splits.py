@@ -232,8 +232,9 @@ def relative_record(record: dict, data_root: Path) -> dict:
             continue
         kept = {}
         for split, paths in out[part].items():
-            kept[split] = [r for r in map(rel, paths) if r is not None]
-            gone = [p for p in paths if rel(p) is None]
+            pairs = [(p, rel(p)) for p in paths]
+            kept[split] = [r for _, r in pairs if r is not None]
+            gone = [p for p, r in pairs if r is None]
             if gone:
                 entry = elsewhere.setdefault(part, {})
                 entry[split] = {

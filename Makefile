@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint train-default train-previous ship-default card bench zoo clean
+.PHONY: install demo test test-all lint train-default train-previous train-photo ship-default card bench zoo clean
 
 install: $(STAMP)
 
@@ -32,6 +32,7 @@ test-all: install
 DEFAULT := video-npr-ensemble
 SHIPPED := src/fakelens/weights/$(DEFAULT)
 PREVIOUS := sbi-nprsoft-ensemble-ffhq
+PHOTO := video-photo-ensemble
 LITE0 := src/fakelens/weights/sbi-effnet-lite0-ffhq
 
 ## Retrain the embedded default from scratch by its recipes (needs ../shared/data; ~1.5 h on 2 cores):
@@ -46,6 +47,17 @@ train-default: install
 
 ship-default: install
 	$(BIN)/python scripts/ship_model.py runs/ensemble-video-npr/model $(SHIPPED) --calibrate runs/ensemble-video-npr
+
+## The still-image candidate (issue 12; shipped, not the default): train-default's members plus the
+## frozen-Lite2 probe for GAN and diffusion photos, one ensemble with a per-source threshold (~20 min
+## after train-default), then its benchmarks and card (bench_accuracy/cross/speed with --model $(PHOTO)
+## first when the card should show them)
+train-photo: install
+	$(BIN)/fakelens train configs/models/probe-lite2-photos.yaml
+	$(BIN)/fakelens ensemble configs/ensemble-video-npr-probe.yaml
+	$(BIN)/python scripts/ship_model.py runs/ensemble-video-npr-probe/model src/fakelens/weights/$(PHOTO) --calibrate runs/ensemble-video-npr-probe --half
+	$(BIN)/python benchmarks/bench_synthetic.py --model $(PHOTO),$(DEFAULT)
+	$(BIN)/python scripts/model_card.py src/fakelens/weights/$(PHOTO) --cross runs/bench-cross/summary.json --video-dev runs/bench-video-dev/summary.json --synthetic runs/bench-synthetic/summary.json --notes docs/photo-card-notes.md
 
 card: install
 	$(BIN)/python scripts/model_card.py $(SHIPPED) --cross runs/bench-cross/summary.json --video-dev runs/bench-video-dev/summary.json --notes docs/default-card-notes.md
@@ -70,6 +82,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_cross_manipulation.py --robustness blur,jpeg,resize,noise,h264
 	$(BIN)/python benchmarks/bench_zoo_speed.py --model $(PREVIOUS),$(DEFAULT)
 	$(BIN)/python benchmarks/bench_video_dev.py --model $(DEFAULT),$(PREVIOUS)
+	$(BIN)/python benchmarks/bench_synthetic.py --model $(PHOTO),$(DEFAULT)
 
 ## Train the detector zoo's recipes (configs/models/, needs ../shared/data; ~3 h on 2 CPU cores) and
 ## benchmark them side by side into runs/bench-zoo/zoo.md

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fakelens.metrics import rates_at_threshold, roc_auc
+from fakelens.models.checkpoint import PREVIOUS_MODEL
 from fakelens.models.detector import DEFAULT_MODEL, load_detector, resolve_checkpoint
 from fakelens.models.file_scanner import ScanOptions
 from fakelens.rules import video_rule
@@ -180,7 +181,7 @@ def _drop_other_weights(folder: Path, model: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=f"{DEFAULT_MODEL},sbi-nprsoft-ensemble-ffhq", help="comma-separated")
+    ap.add_argument("--model", default=f"{DEFAULT_MODEL},{PREVIOUS_MODEL}", help="comma-separated")
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-video-dev")
     ap.add_argument("--limit", type=int, default=None, help="first N clips only (smoke runs)")

@@ -4,6 +4,8 @@ and the benchmark outputs, so every figure in the card is one that a command mea
 Usage: python scripts/model_card.py WEIGHTS_DIR [--accuracy runs/bench-accuracy/summary.json]
        [--speed runs/bench-speed/summary.json] [--cross runs/bench-cross/summary.json]
        [--zoo-speed runs/bench-zoo-speed/summary.json] [--video-dev runs/bench-video-dev/summary.json]
+       [--synthetic runs/bench-synthetic/summary.json] [--notes NOTES.md]
+The benchmark tables are in card_tables.py.
 """
 
 from __future__ import annotations
@@ -12,11 +14,9 @@ import argparse
 import json
 from pathlib import Path
 
+from card_tables import cross_table, fmt, synthetic_table, video_dev_table
+
 from fakelens.models.detector import DEFAULT_MODEL
-
-
-def fmt(v) -> str:
-    return "n/a" if v is None else f"{v:.3f}"
 
 
 def _load(path: Path) -> dict | None:
@@ -102,11 +102,12 @@ def network_lines(name: str, cfg: dict, training: dict | None) -> list[str]:
         fakes.append("Self-Blended Images made on the fly from each real face")
     if training.get("train_ready_made_fakes"):
         dirs = ", ".join(Path(d).name for d in data.get("fake_dirs", []))
-        if data.get("manifest"):
+        synth_fakes = data.get("manifest") and data.get("manifest_fakes", True)
+        if synth_fakes:
             dirs = ", ".join(x for x in ("lip-sync-like and animated frames from synth", dirs) if x)
         held = (
             "the manifest's `test` rows never read"
-            if data.get("manifest")
+            if synth_fakes
             else f"{data.get('fake_test_fraction', 0):.0%} held out for benchmarks"
         )
         fakes.append(
@@ -118,99 +119,25 @@ def network_lines(name: str, cfg: dict, training: dict | None) -> list[str]:
     start = "ImageNet start" if model.get("pretrained") else "from scratch"
     if model.get("init_from"):
         start = f"warm start from `{model['init_from']}`"
-    return [
+    head = (
         f"- `{name}` (`{model.get('architecture', cfg.get('architecture'))}`, input {model.get('input_size')} px, "
         f"{start}, method `{method}`): "
         f"{training['train_faces']} real faces ({real_sources(data)}); fakes: {'; '.join(fakes)}. "
         f"Validation: {training['val_faces']} other real faces and their fakes "
-        f"({training.get('selection', '')}). AdamW lr {tr.get('lr')}, "
+        f"({training.get('selection', '')}). "
+    )
+    if method == "linear-probe":  # frozen backbone: no epochs, a penalty chosen on validation
+        m = training["method"]
+        return [
+            head + f"Backbone frozen (ImageNet); logistic regression on pooled features of {m['copies']} "
+            f"photo-pipeline copies of every training face, C={m['chosen_C']:g}; "
+            f"{training['seconds'] / 60:.1f} min on 2 CPU cores."
+        ]
+    return [
+        head + f"AdamW lr {tr.get('lr')}, "
         f"{tr.get('pairs_per_batch')} reals per batch, best epoch {training['best_epoch']}, "
         f"{training['seconds'] / 60:.1f} min to it on 2 CPU cores; {data.get('augment', 'camera')} augmentation.",
     ]
-
-
-def cross_table(cross: dict) -> list[str]:
-    seen = set(cross.get("seen_sets", []))
-    rows = [
-        "| test set | level | real | fake | AUC | AP | EER | reals flagged | fakes caught |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in cross["rows"]:
-        tag = " (seen in training)" if r["test"] in seen else ""
-        rows.append(
-            f"| {r['test']}{tag} | {r['level'].replace('_level', '')} | {r['n_real']} | {r['n_fake']} "
-            f"| {fmt(r['auc'])} | {fmt(r['ap'])} | {fmt(r['eer'])} | {fmt(r.get('fpr'))} | {fmt(r.get('tpr'))} |"
-        )
-    rows += [
-        "",
-        f"Cross-manipulation AUC (mean frame AUC over faceswap, freda, stylegan2, dfdc): "
-        f"**{fmt(cross['cross_manipulation_auc'])}**; over the sets no part of the model trained on "
-        f"({', '.join(cross['unseen_sets'])}): **{fmt(cross['unseen_auc'])}**. *Reals flagged* / *fakes "
-        "caught*: shares at the model's threshold.",
-    ]
-    return rows + robustness_table(cross.get("robustness_rows") or [])
-
-
-def video_dev_table(summary: dict) -> list[str]:
-    """bench_video_dev.py's video-level AUCs, every model it ran side by side (the first is this one)."""
-    models = summary["models"]
-    names = list(models)
-    first = models[names[0]]["figures"]
-    out = [
-        f"Measured by `python benchmarks/bench_video_dev.py` (`../shared/data/video-dev`, scanned as `fakelens "
-        f"scan` does, {summary['frames']} frames, video level; per method: vs its own dataset's reals / vs all "
-        "dev reals; never trained on; any choice made after seeing it is listed in docs/benchmarks.md):",
-        "",
-        "| fakes (n) | " + " | ".join(f"`{n}`" for n in names) + " |",
-        "|---|" + "---|" * len(names),
-    ]
-
-    def cell(n: str, method: str) -> str:
-        r = models[n]["figures"]["per_method"].get(method) or {}
-        return f"{fmt(r.get('vs_own_reals'))} / {fmt(r.get('vs_all_reals'))}"
-
-    for method, r in first["per_method"].items():
-        out.append(f"| {method} ({r['n_fake']}) | " + " | ".join(cell(n, method) for n in names) + " |")
-    for key, label in (
-        ("ffpp_c40", "FF++ c40, all four vs FF++ reals"),
-        ("todays_generators", "talking heads, lip-sync, live swaps vs all reals"),
-        ("all", "all fakes vs all reals"),
-    ):
-        out.append(
-            f"| {label} | "
-            + " | ".join(fmt((models[n]["figures"].get(key) or {}).get("auc")) for n in names)
-            + " |"
-        )
-    out.append(
-        "| dev reals flagged at the threshold | "
-        + " | ".join(fmt(models[n]["figures"]["reals_flagged"]) for n in names)
-        + " |"
-    )
-    return out
-
-
-def robustness_table(rows: list[dict]) -> list[str]:
-    """Face-swap set under degradations: AUC, and the share of real faces flagged at the threshold."""
-    frame = [r for r in rows if r["level"] == "frame_level"]
-    if not frame:
-        return []
-    clean = next((r for r in frame if r["test"] == "clean"), None)
-    names = list(dict.fromkeys(r["test"].split(":")[0] for r in frame if r["test"] != "clean"))
-    levels = sorted({int(r["test"].split(":")[1]) for r in frame if r["test"] != "clean"})
-    cell = lambda r: "–" if r is None else f"{fmt(r['auc'])} / {fmt(r.get('fpr'))}"  # noqa: E731
-    out = [
-        "",
-        "Face-swap set under degradations (`--robustness`; each cell: AUC / share of real faces flagged):",
-        "",
-        "| perturbation | clean | " + " | ".join(f"L{lv}" for lv in levels) + " |",
-        "|---|---|" + "---|" * len(levels),
-    ]
-    for name in names:
-        by_level = {int(r["test"].split(":")[1]): r for r in frame if r["test"].startswith(name + ":")}
-        out.append(
-            f"| {name} | {cell(clean)} | " + " | ".join(cell(by_level.get(lv)) for lv in levels) + " |"
-        )
-    return out
 
 
 def main() -> None:
@@ -221,6 +148,7 @@ def main() -> None:
     ap.add_argument("--cross", type=Path, default=Path("runs/bench-cross/summary.json"))
     ap.add_argument("--zoo-speed", type=Path, default=Path("runs/bench-zoo-speed/summary.json"))
     ap.add_argument("--video-dev", type=Path, default=Path("runs/bench-video-dev/summary.json"))
+    ap.add_argument("--synthetic", type=Path, default=None, help="bench_synthetic.py's summary.json")
     ap.add_argument("--notes", type=Path, default=None, help="markdown bullets added to Limits (lab notes)")
     args = ap.parse_args()
     cfg = json.loads((args.weights / "config.json").read_text())
@@ -304,6 +232,9 @@ def main() -> None:
         lines += cross_table(cross) + [""]
     if video_dev:
         lines += video_dev_table(video_dev) + [""]
+    synthetic = _load(args.synthetic) if args.synthetic else None
+    if synthetic:
+        lines += synthetic_table(synthetic) + [""]
     if acc:
         lines += [
             "Measured by `python benchmarks/bench_accuracy.py` (same face pipeline as `fakelens scan`; "

@@ -43,6 +43,7 @@ class FileRecord:
     track_frames: int = (
         0  # examined frames in which that track has a face (the rest are counted, not dropped)
     )
+    note: str | None = None  # why a readable file has no verdict (no_face), in words
     type: str = field(default="file", init=False)
 
 

@@ -99,3 +99,25 @@ def test_a_face_pipeline_bug_stops_face_loading_instead_of_skipping_the_file(tmp
     assert not list((tmp_path / "cache").glob("*.npz")) if (tmp_path / "cache").exists() else True
     missing = facecache.build_faceset([tmp_path / "gone.png"], FaceConfig(), None)
     assert len(missing) == 0 and missing.skipped[0][0] == str(tmp_path / "gone.png")
+
+
+def test_person_groups_keep_one_persons_photos_together(tmp_path):
+    for person in range(20):
+        for k in range(1, 4):
+            _touch(tmp_path / "photos" / "lfw" / f"Person_{person}_Name_{k:04d}.jpg")
+    for i in range(20):
+        _touch(tmp_path / "photos" / "utk" / f"25_1_0_2017011{i:02d}1234567.jpg.chip.jpg")
+    for i in range(40):  # a counter shared by the whole folder is not a person
+        _touch(tmp_path / "ffhq" / f"ffhq_{i}.png")
+    reals, _, _ = data_splits(
+        DataSection(real_dirs=[tmp_path / "photos", tmp_path / "ffhq"], group_by="person")
+    )
+    assert len({s for s, paths in reals.files.items() for p in paths if p.parent.name == "ffhq"}) > 1
+    where: dict[str, set[str]] = {}
+    for split, paths in reals.files.items():
+        for p in paths:
+            if p.parent.name != "ffhq":
+                where.setdefault(p.name.rsplit("_", 1)[0] if "lfw" in str(p) else p.name, set()).add(split)
+    assert all(len(splits) == 1 for splits in where.values())
+    assert len(where) == 40  # 20 people, and 20 photos whose long timestamps are not photo numbers
+    assert len({s for splits in where.values() for s in splits}) > 1

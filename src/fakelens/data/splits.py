@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -74,6 +76,33 @@ def group_of(path: Path, root: Path) -> str:
     except ValueError:  # not under root (a resolved link): its own group
         return Path(path).name
     return rel.name if len(rel.parts) == 1 else rel.parent.as_posix()
+
+
+_PHOTO_NUMBER = re.compile(r"[_\-\s]*\d{1,4}$")
+
+
+def person_groups(paths: list[Path], root: Path) -> dict[Path, str]:
+    """Groups for a folder of several people's photos, from file names: a file's folder plus its name
+    without a trailing photo number of up to 4 digits (LFW's ``Aaron_Peirsol_0001`` and ``_0002``, a
+    film still's ``HrithikRoshan_3``). A name shared by more than 15 % of its folder's files (and
+    more than 20) is a counter, not a person (``ffhq_0``, ``File_12``): those files, like names that
+    are only a number or end in a longer one (UTKFace's timestamps), are each their own group."""
+    rel = {}
+    for p in paths:
+        try:
+            rel[p] = Path(p).relative_to(root)
+        except ValueError:  # not under root (a resolved link)
+            rel[p] = Path(Path(p).name)
+    stems = {p: (r.parent / _PHOTO_NUMBER.sub("", r.name.split(".")[0])).as_posix() for p, r in rel.items()}
+    per_folder = Counter(r.parent.as_posix() for r in rel.values())
+    shared = Counter(stems.values())
+    out = {}
+    for p, stem in stems.items():
+        r = rel[p]
+        counter = shared[stem] > max(20, 0.15 * per_folder[r.parent.as_posix()])
+        named = Path(stem).name != ""
+        out[p] = stem if named and not counter else r.as_posix()
+    return out
 
 
 @dataclass

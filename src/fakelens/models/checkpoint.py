@@ -9,6 +9,7 @@ below both scoring backends, so neither backend imports the other's loader (``mo
 from __future__ import annotations
 
 import json
+import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from fakelens.preprocess import Preprocess
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 DEFAULT_MODEL = "video-npr-ensemble"
+PREVIOUS_MODEL = "sbi-nprsoft-ensemble-ffhq"  # the default before it: benchmarks print both side by side
+# the still-image candidate (issue 12): better on GAN/diffusion photos, not promoted (docs/benchmarks.md)
+PHOTO_MODEL = "video-photo-ensemble"
 
 
 def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: dict, half: bool = False) -> Path:
@@ -35,6 +39,13 @@ def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: dict, ha
     save_file(state, str(folder / WEIGHTS))
     (folder / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     return folder
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Swap a fully written folder into place, so a crash never leaves a half-written checkpoint."""
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
 
 
 def read_config(folder: str | Path) -> dict:

@@ -226,8 +226,14 @@ class Scanner:
             # what drove the verdict: the deciding track's faces first, then the others, by score
             evidence = sorted(evidence, key=lambda e: (e.face.track != track, -e.face.score))
         evidence = evidence[: self.options.keep_evidence]
+        note = None
         if score is None:
             verdict = "no_face"
+            fc = det.face
+            note = (
+                f"no face found in {frames} frame(s) examined: faces under {fc.min_face} px or with "
+                f"detector confidence under {fc.score_threshold} are not examined"
+            )
         else:
             verdict = "fake" if score >= det.threshold else "real"
         rec = FileRecord(
@@ -245,6 +251,7 @@ class Scanner:
             tracks=tracks,
             track=track,
             track_frames=track_frames,
+            note=note,
         )
         return FileResult(rec, face_records, evidence)
 

@@ -27,7 +27,7 @@ from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 # built-in method -> the module that registers it (imported on first use)
 _INDEX: dict[str, str] = {
@@ -37,6 +37,7 @@ _INDEX: dict[str, str] = {
     "fidelity": "fakelens.models.deepfidelity",
     "hierarchical": "fakelens.models.hfc_mffd",
     "quality": "fakelens.models.quality",
+    "linear-probe": "fakelens.models.methods",
 }
 _METHODS: dict[str, type[Method]] = {}
 
@@ -56,6 +57,8 @@ class Method:
     # it can train on ready-made fakes (data.fake_dirs, a manifest's label-1 rows: a protocol fold's
     # forgeries); one that cannot is refused before training rather than silently ignoring them
     ready_made_fakes: ClassVar[bool] = True
+    # fitted in closed form on frozen features (train/probe.py), not by the loop's gradient steps
+    fitted_head: ClassVar[bool] = False
 
     def __init__(self, options: BaseModel | None = None, seed: int = 0, epochs: int = 1):
         self.opts = options if options is not None else self.options()
@@ -191,3 +194,26 @@ class Plain(Method):
 
     def loss(self, model, batch):
         return F.binary_cross_entropy_with_logits(model(batch["image"]), batch["label"])
+
+
+class ProbeOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    copies: int = Field(2, ge=1, le=16)  # photo-pipeline draws of every training face
+    c_grid: list[float] = Field(default_factory=lambda: [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1], min_length=1)
+
+
+@register_method(
+    "linear-probe",
+    options=ProbeOptions,
+    architectures=("probe-effnet-*", "sbi-effnet-*", "effnet-*"),
+    requires=("forward_head", "head"),
+)
+class LinearProbe(Method):
+    """UnivFD-style: the pretrained backbone stays frozen and only the linear head is fitted, by
+    logistic regression on pooled features (``train/probe.py``, which says what differs)."""
+
+    fitted_head = True
+
+    def loss(self, model, batch):
+        raise RuntimeError("method 'linear-probe' is fitted on frozen features (train/probe.py), not stepped")

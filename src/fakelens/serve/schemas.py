@@ -61,6 +61,7 @@ class FileRecordOut(BaseModel):
     tracks: int = 0
     track: int | None = Field(None, description="the face track whose score is the file's")
     track_frames: int = Field(0, description="examined frames in which that track has a face")
+    note: str | None = Field(None, description="why a readable file has no verdict (no_face), in words")
     type: Literal["file"] = "file"
 
 

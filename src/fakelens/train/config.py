@@ -36,6 +36,9 @@ class DataSection(_Strict):
     # split ``val`` of the same data or ``val_manifest``: always the training domain.
     real_dirs: list[Path] = Field(default_factory=list)
     manifest: Path | None = None
+    # false: only the manifest's real rows are read (its frames as more reals for a detector that must
+    # not learn the manifest's own forgeries, e.g. the photo probe and video-real's lip-sync fakes)
+    manifest_fakes: bool = True
     # Fakes: self-blended (SBI) fakes of the training reals made on the fly, and/or folders of
     # ready-made fakes (e.g. GAN faces) split by group like the reals but with their own held-out
     # share (``fake_test_fraction``: dev + final, never read by training; benchmarks test on it).
@@ -54,8 +57,9 @@ class DataSection(_Strict):
     split_salt: str = "fakelens"
     # groups keep related files in one split: auto = a file directly in a folder is its own group,
     # files in a subfolder share the subfolder's (warns that it did); folder = the same, silently;
-    # file = every file its own group (only for folders of unrelated photos)
-    group_by: Literal["auto", "folder", "file"] = "auto"
+    # file = every file its own group (only for folders of unrelated photos); person = a file's
+    # folder and its name without a trailing photo number (LFW's Name_0001 and Name_0002 together)
+    group_by: Literal["auto", "folder", "file", "person"] = "auto"
     # groups left out of training and validation altogether (manifest ``group`` column, else the
     # folder group): e.g. sources whose generated fakes sit in a benchmark, so it measures unseen people
     exclude_groups: list[str] = Field(default_factory=list)

@@ -21,6 +21,7 @@ from fakelens.data.splits import (
     Splits,
     group_of,
     has_subfolders,
+    person_groups,
     split_by_group,
     split_folders,
     write_splits,
@@ -55,6 +56,9 @@ def folder_splits(dirs: list[Path], data: DataSection, rule: SplitRule, key: str
             by_root[root] = _without_groups(paths, lambda p, r=root: group_of(p, r), data.exclude_groups, key)
     if data.group_by == "file":
         items = [(p, p.relative_to(root).as_posix()) for root, paths in by_root.items() for p in paths]
+        return split_by_group(items, rule)
+    if data.group_by == "person":
+        items = [item for root, paths in by_root.items() for item in person_groups(paths, root).items()]
         return split_by_group(items, rule)
     nested = has_subfolders(by_root)
     if nested and data.group_by == "auto":
@@ -154,6 +158,8 @@ def data_splits(data: DataSection, framing: str | None = None) -> tuple[Splits, 
         reals, fakes, aligned = manifest_splits(
             data.manifest, data.val_manifest, rule, framing, data.exclude_groups
         )
+        if not data.manifest_fakes:
+            fakes = Splits(fake_rule)
         for dirs, key, into, folder_rule in (
             (data.real_dirs, "data.real_dirs", reals, rule),
             (data.fake_dirs, "data.fake_dirs", fakes, fake_rule),

@@ -30,10 +30,15 @@ from fakelens.metrics import binary_metrics
 from fakelens.models.checkpoint import read_config, save_checkpoint
 from fakelens.models.detector import build_model, parse_config, resolve_checkpoint, shipped_models
 from fakelens.models.ensemble import LogitEnsemble
-from fakelens.train.calibrate import expected_calibration_error, fit_temperature, real_quantile_threshold
+from fakelens.train.calibrate import (
+    THRESHOLD_RULE,
+    expected_calibration_error,
+    fit_temperature,
+    per_source_threshold,
+    real_quantile_threshold,
+)
 from fakelens.train.config import DATA_PATHS, DataSection
 from fakelens.train.data import load_faces, validation_set
-from fakelens.train.loop import THRESHOLD_RULE
 from fakelens.yamlconfig import read_config_yaml, resolve_path, validate
 
 
@@ -46,6 +51,9 @@ class EnsembleConfig(BaseModel):
     data: DataSection  # only its validation share is read
     seed: int = 0
     half: bool = False  # store fp16 weights (half the size)
+    # pooled: the 95th percentile of all clean validation reals; per-source: also no source (folder)
+    # of 20+ validation reals above 5 % (train/calibrate.py:per_source_threshold)
+    threshold_rule: Literal["pooled", "per-source"] = "pooled"
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> EnsembleConfig:
@@ -140,6 +148,23 @@ def member_wins(logits: np.ndarray, fit: dict) -> list[int]:
     return np.bincount(rescaled.argmax(axis=1), minlength=logits.shape[1]).tolist()
 
 
+PER_SOURCE_RULE = (
+    "the largest of the 95th percentiles of p(fake) over all clean validation real faces and over each "
+    "source folder's (20+ faces): 5 % false alarms or fewer on every validation source"
+)
+
+
+def _threshold(cfg: EnsembleConfig, net, faces, pre, report: dict) -> dict:
+    if cfg.threshold_rule == "pooled":
+        return {
+            "threshold": round(real_quantile_threshold(net, faces.val.crops, pre), 4),
+            "threshold_rule": THRESHOLD_RULE,
+        }
+    threshold, table = per_source_threshold(net, faces.val.crops, faces.val.paths, pre)
+    report["val_false_alarms_per_source"] = table
+    return {"threshold": round(threshold, 4), "threshold_rule": PER_SOURCE_RULE}
+
+
 def build_ensemble(cfg: EnsembleConfig) -> Path:
     t0 = time.time()
     out = Path(cfg.out_dir)
@@ -194,8 +219,7 @@ def build_ensemble(cfg: EnsembleConfig) -> Path:
         "model_kwargs": {"members": specs, "mode": cfg.mode, "offsets": offsets},
         "preprocess": {"input_size": pre.input_size, "mean": list(pre.mean), "std": list(pre.std)},
         "face": face.to_dict(),
-        "threshold": round(real_quantile_threshold(net, faces.val.crops, pre), 4),
-        "threshold_rule": THRESHOLD_RULE,
+        **_threshold(cfg, net, faces, pre, report),
         "ensemble": report,
         "members": [{"name": c.get("name"), "training": c.get("training")} for c, _, _ in members],
         "fakelens_version": __version__,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import shutil
 import time
 from pathlib import Path
 
@@ -24,16 +23,21 @@ from fakelens.errors import ConfigError
 from fakelens.faces.pipeline import FaceConfig
 from fakelens.metrics import binary_metrics
 from fakelens.models.calibrated import Calibrated
-from fakelens.models.checkpoint import load_weights, read_config, resolve_checkpoint, save_checkpoint
+from fakelens.models.checkpoint import (
+    load_weights,
+    read_config,
+    replace_dir,
+    resolve_checkpoint,
+    save_checkpoint,
+)
 from fakelens.models.methods import Method, get_method
 from fakelens.models.registry import create_model
 from fakelens.preprocess import Preprocess
-from fakelens.train.calibrate import fit_temperature, real_quantile_threshold
+from fakelens.train.calibrate import THRESHOLD_RULE, fit_temperature, real_quantile_threshold
 from fakelens.train.config import TrainConfig
 from fakelens.train.data import load_faces, training_items, validation_set
 
 METHOD_STATE = "method.safetensors"  # in last/: what the training method needs to resume exactly
-THRESHOLD_RULE = "95th percentile of p(fake) over clean validation real faces (5 % false alarms there)"
 
 console = Console(stderr=True)
 
@@ -42,13 +46,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def _replace_dir(tmp: Path, final: Path) -> None:
-    """Swap a fully written folder into place, so a crash never leaves a half-written checkpoint."""
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
 
 
 def _save_opt(path: Path, opt: torch.optim.Optimizer) -> None:
@@ -143,6 +140,18 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     if cfg.model.init_from is not None:
         _warm_start(model, cfg.model.init_from, cfg.model.architecture)
     model = model.to(memory_format=torch.channels_last)
+    ckpt_config = {
+        "name": cfg.name,
+        "architecture": cfg.model.architecture,
+        "model_kwargs": model_kwargs,
+        "preprocess": {"input_size": pre.input_size, "mean": list(pre.mean), "std": list(pre.std)},
+        "face": face.to_dict(),
+        "fakelens_version": __version__,
+    }
+    if method_cls.fitted_head:
+        from fakelens.train.probe import fit_probe
+
+        return fit_probe(cfg, faces, pre, model, ckpt_config, out)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
 
     train_set = training_items(faces, cfg.data, pre, cfg.train.seed)
@@ -173,14 +182,6 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             return cfg.train.lr * (step + 1) / steps_per_epoch
         return cfg.train.lr * 0.5 * (1 + math.cos(math.pi * step / max(total_steps, 1)))
 
-    ckpt_config = {
-        "name": cfg.name,
-        "architecture": cfg.model.architecture,
-        "model_kwargs": model_kwargs,
-        "preprocess": {"input_size": pre.input_size, "mean": list(pre.mean), "std": list(pre.std)},
-        "face": face.to_dict(),
-        "fakelens_version": __version__,
-    }
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -257,7 +258,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                     "seconds": round(state["seconds"], 1),
                     "selection": f"best validation {cfg.train.select} on held-out real faces and their fakes",
                 }
-                _replace_dir(save_checkpoint(out / "model.tmp", model, best_cfg), out / "model")
+                replace_dir(save_checkpoint(out / "model.tmp", model, best_cfg), out / "model")
             state["epoch"] = epoch + 1
             tmp = save_checkpoint(out / "last.tmp", model, ckpt_config)
             _save_opt(tmp / "optimizer.safetensors", opt)
@@ -265,7 +266,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             if method_state:
                 save_file({k: v.contiguous() for k, v in method_state.items()}, str(tmp / METHOD_STATE))
             (tmp / "state.json").write_text(json.dumps(state))
-            _replace_dir(tmp, last)
+            replace_dir(tmp, last)
             if epoch + 1 - state["best_epoch"] >= cfg.train.patience:
                 console.print(f"early stop: no validation improvement for {cfg.train.patience} epochs")
                 break

@@ -114,7 +114,10 @@ def model_table(name: str, reals, fakes, degraded, sources, out: Path) -> dict:
     for src, idx in sorted(by_source.items()):
         for kind, paths in (("as given", reals), *degraded.items()):
             vals = [s[str(paths[i])] for i in idx if str(paths[i]) in s]
-            fa[src][kind] = (len(vals), float(np.mean(np.array(vals) > detector.threshold)) if vals else None)
+            fa[src][kind] = (
+                len(vals),
+                float(np.mean(np.array(vals) >= detector.threshold)) if vals else None,
+            )
     return {"model": detector.name, "threshold": detector.threshold, "auc": auc, "false_alarms": fa}
 
 

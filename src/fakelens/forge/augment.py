@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fakelens.forge.perturb import perturb_video_frames
+from fakelens.forge.perturb import jpeg, perturb_video_frames
 
 KINDS = ("camera", "flip", "video")
 
@@ -55,11 +55,6 @@ def _noise(img: np.ndarray, sigma: float, seed: int) -> np.ndarray:
     return np.clip(img.astype(np.float32) + noise + 0.5, 0, 255).astype(np.uint8)
 
 
-def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
-    _, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
-
-
 def _apply(img: np.ndarray, a: dict) -> np.ndarray:
     if a["flip"]:
         img = img[:, ::-1]
@@ -72,7 +67,7 @@ def _apply(img: np.ndarray, a: dict) -> np.ndarray:
     if a["noise"] is not None:
         img = _noise(img, *a["noise"])
     if a["quality"] is not None:
-        img = _jpeg(img, a["quality"])
+        img = jpeg(img, a["quality"])
     return np.ascontiguousarray(img)
 
 
@@ -164,7 +159,7 @@ def _apply_video(img: np.ndarray, a: dict) -> np.ndarray:
     if a["down"] is not None:
         img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
     if a["quality"] is not None:
-        img = _jpeg(img, a["quality"])
+        img = jpeg(img, a["quality"])
     return np.ascontiguousarray(img)
 
 

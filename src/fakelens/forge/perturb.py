@@ -43,11 +43,19 @@ class _Kind:
     source: str
 
 
-def _jpeg(img: np.ndarray, quality: int, rng) -> np.ndarray:
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    """RGB uint8 through one JPEG encode/decode at ``quality`` (OpenCV's 4:2:0, as cameras and sites
+    store); the one JPEG of forge/ (perturbations, training augmentation, the photo pipeline)."""
+    ok, buf = cv2.imencode(
+        ".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    )
     if not ok:
         raise RuntimeError("JPEG encoding failed")
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+
+
+def _jpeg(img: np.ndarray, quality: int, rng) -> np.ndarray:
+    return jpeg(img, quality)
 
 
 def _pad_for_x264(img: np.ndarray) -> np.ndarray:

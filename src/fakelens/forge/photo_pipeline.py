@@ -23,22 +23,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fakelens.forge.perturb import jpeg
+
 KERNELS = {
     "area": cv2.INTER_AREA,
     "linear": cv2.INTER_LINEAR,
     "cubic": cv2.INTER_CUBIC,
     "lanczos": cv2.INTER_LANCZOS4,
 }
-
-
-def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
-    """RGB uint8 through one JPEG encode/decode at ``quality`` (4:2:0, as cameras and sites store)."""
-    ok, buf = cv2.imencode(
-        ".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
-    )
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
 
 
 @dataclass(frozen=True)

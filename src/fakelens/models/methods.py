@@ -185,6 +185,8 @@ def resolve_method(
         raise ValueError(f"method.name: {name!r} cannot train model.architecture {architecture!r}: {reason}")
     if cls.needs_sbi and not sbi:
         raise ValueError(f"method.name: {name!r} works on self-blended fakes; set data.sbi: true")
+    if cls.fitted_head and sbi:  # it fits once on fixed features: no fakes made on the fly
+        raise ValueError(f"method.name: {name!r} fits on ready-made fakes; set data.sbi: false")
     return cls, opts
 
 

@@ -15,22 +15,27 @@ THRESHOLD_RULE = "95th percentile of p(fake) over clean validation real faces (5
 
 
 @torch.inference_mode()
-def real_quantile_threshold(
-    model: torch.nn.Module, crops: np.ndarray, preprocess: Preprocess, false_alarm_rate: float = 0.05
-) -> float:
-    """``1 - false_alarm_rate`` quantile of p(fake) over aligned real face crops."""
+def real_scores(model: torch.nn.Module, crops: np.ndarray, preprocess: Preprocess) -> np.ndarray:
+    """p(fake) of every aligned real face crop (the model left in the mode it was in)."""
     if len(crops) == 0:
         raise ValueError("no validation faces to calibrate the threshold on")
     was_training = model.training
     model.eval()
-    scores = []
-    for i in range(0, len(crops), 32):
-        scores.append(torch.sigmoid(model(preprocess.to_tensor(list(crops[i : i + 32])))).numpy())
+    scores = [
+        torch.sigmoid(model(preprocess.to_tensor(list(crops[i : i + 32])))).numpy()
+        for i in range(0, len(crops), 32)
+    ]
     model.train(was_training)
-    return float(np.quantile(np.concatenate(scores), 1 - false_alarm_rate))
+    return np.concatenate(scores)
 
 
-@torch.inference_mode()
+def real_quantile_threshold(
+    model: torch.nn.Module, crops: np.ndarray, preprocess: Preprocess, false_alarm_rate: float = 0.05
+) -> float:
+    """``1 - false_alarm_rate`` quantile of p(fake) over aligned real face crops."""
+    return float(np.quantile(real_scores(model, crops, preprocess), 1 - false_alarm_rate))
+
+
 def per_source_threshold(
     model: torch.nn.Module,
     crops: np.ndarray,
@@ -45,31 +50,18 @@ def per_source_threshold(
     only). A pooled quantile lets a large easy source (low-quality web photos) hide a hard one
     (studio portraits) that then carries most of the false alarms. Returns it and, per source, the
     faces and false alarms at it."""
-    if len(crops) == 0:
-        raise ValueError("no validation faces to calibrate the threshold on")
-    model.eval()
-    scores = np.concatenate(
-        [
-            torch.sigmoid(model(preprocess.to_tensor(list(crops[i : i + 32])))).numpy()
-            for i in range(0, len(crops), 32)
-        ]
-    )
-    sources = np.array([Path(p).parent.name for p in paths])
+    scores = real_scores(model, crops, preprocess)
+    names = np.array([Path(p).parent.name for p in paths])
+    sources = {str(s): scores[names == s] for s in np.unique(names)}
+    sources = {s: v for s, v in sources.items() if len(v) >= min_faces}
     # "higher": an observed score, so no more than the rate lie above it (interpolating can leave 6 % above)
-    candidates = [float(np.quantile(scores, 1 - false_alarm_rate, method="higher"))]
-    for src in np.unique(sources):
-        mine = scores[sources == src]
-        if len(mine) >= min_faces:
-            candidates.append(float(np.quantile(mine, 1 - false_alarm_rate, method="higher")))
-    threshold = max(candidates)
-    table = {}
-    for src in np.unique(sources):
-        mine = scores[sources == src]
-        if len(mine) >= min_faces:
-            table[str(src)] = {
-                "faces": int(len(mine)),
-                "false_alarms": round(float((mine > threshold).mean()), 4),
-            }
+    threshold = max(
+        float(np.quantile(v, 1 - false_alarm_rate, method="higher")) for v in [scores, *sources.values()]
+    )
+    table = {
+        s: {"faces": int(len(v)), "false_alarms": round(float((v > threshold).mean()), 4)}
+        for s, v in sources.items()
+    }
     return threshold, table
 
 

@@ -46,7 +46,7 @@ train-default: install
 	$(MAKE) ship-default bench card
 
 ship-default: install
-	$(BIN)/python scripts/ship_model.py runs/ensemble-video-npr/model $(SHIPPED) --calibrate runs/ensemble-video-npr
+	$(BIN)/python scripts/ship_model.py runs/ensemble-video-npr/model $(SHIPPED) --calibrate runs/ensemble-video-npr --video-calibrate ../shared/data/video-real
 
 ## The still-image candidate (issue 12; shipped, not the default): train-default's members plus the
 ## frozen-Lite2 probe for GAN and diffusion photos, one ensemble with a per-source threshold (~20 min
@@ -57,6 +57,7 @@ train-photo: install
 	$(BIN)/fakelens ensemble configs/ensemble-video-npr-probe.yaml
 	$(BIN)/python scripts/ship_model.py runs/ensemble-video-npr-probe/model src/fakelens/weights/$(PHOTO) --calibrate runs/ensemble-video-npr-probe --half
 	$(BIN)/python benchmarks/bench_synthetic.py --model $(PHOTO),$(DEFAULT)
+	$(BIN)/python benchmarks/bench_hostile.py
 	$(BIN)/python scripts/model_card.py src/fakelens/weights/$(PHOTO) --cross runs/bench-cross/summary.json --video-dev runs/bench-video-dev/summary.json --synthetic runs/bench-synthetic/summary.json --notes docs/photo-card-notes.md
 
 card: install
@@ -83,6 +84,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_zoo_speed.py --model $(PREVIOUS),$(DEFAULT)
 	$(BIN)/python benchmarks/bench_video_dev.py --model $(DEFAULT),$(PREVIOUS)
 	$(BIN)/python benchmarks/bench_synthetic.py --model $(PHOTO),$(DEFAULT)
+	$(BIN)/python benchmarks/bench_hostile.py
 
 ## Train the detector zoo's recipes (configs/models/, needs ../shared/data; ~3 h on 2 CPU cores) and
 ## benchmark them side by side into runs/bench-zoo/zoo.md

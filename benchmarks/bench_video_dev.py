@@ -28,6 +28,7 @@ from fakelens.metrics import rates_at_threshold, roc_auc
 from fakelens.models.checkpoint import PREVIOUS_MODEL
 from fakelens.models.detector import DEFAULT_MODEL, load_detector, resolve_checkpoint
 from fakelens.models.file_scanner import ScanOptions
+from fakelens.models.scorer import file_threshold
 from fakelens.rules import video_rule
 from fakelens.scan import scan_paths
 
@@ -218,9 +219,9 @@ def main() -> None:
         rules = {files[r["path"]].get("rule") for r in rows if r["path"] in files} - {None}
         results[slug] = {
             "model": detector.name,
-            "threshold": detector.threshold,
+            "threshold": file_threshold(detector, "video"),
             "rule": sorted(rules),
-            "figures": figures(scored, detector.threshold),
+            "figures": figures(scored, file_threshold(detector, "video")),
         }
     (args.out / "summary.json").write_text(
         json.dumps({"frames": args.frames, "models": results}, indent=2) + "\n"

@@ -195,6 +195,11 @@ def main() -> None:
         f"{face['refine']} dlib refinement pass(es), crop {face['crop']['size']} px, network input "
         f"{cfg['preprocess']['input_size']} px, mean/std {cfg['preprocess']['mean']}/{cfg['preprocess']['std']}.",
         f"- Threshold: {cfg['threshold']} ({cfg.get('threshold_rule', 'fixed')}).",
+        *(
+            [f"- Video threshold: {cfg['video_threshold']} ({cfg.get('video_threshold_rule', 'fixed')})."]
+            if "video_threshold" in cfg
+            else []
+        ),
         "",
         "## Data and recipe",
     ]

@@ -60,3 +60,45 @@ def write_audio_only(path: Path) -> Path:
         for packet in [*stream.encode(frame), *stream.encode()]:
             out.mux(packet)
     return path
+
+
+def write_growing_ts(path: Path, small: int, big: int, n_small: int = 10, n_big: int = 10) -> Path:
+    """An H.264 MPEG-TS whose header (first frames) says ``small`` px square and whose frames from
+    ``n_small`` on are ``big`` px: two segments, timestamps continuing (how a size bomb grows)."""
+    import io
+
+    def segment(size: int, start: int, n: int) -> bytes:
+        buf = io.BytesIO()
+        with av.open(buf, "w", format="mpegts") as c:
+            s = c.add_stream("libx264", rate=10, options={"preset": "ultrafast", "threads": "1"})
+            s.width = s.height = size
+            s.pix_fmt = "yuv420p"
+            s.codec_context.time_base = Fraction(1, 10)
+            for i in range(n):
+                frame = av.VideoFrame.from_ndarray(np.full((size, size, 3), 20 * i, np.uint8), format="rgb24")
+                frame.pts, frame.time_base = start + i, Fraction(1, 10)
+                for packet in s.encode(frame):
+                    c.mux(packet)
+            for packet in s.encode():
+                c.mux(packet)
+        return buf.getvalue()
+
+    Path(path).write_bytes(segment(small, 0, n_small) + segment(big, n_small, n_big))
+    return Path(path)
+
+
+def write_two_streams(path: Path, first: np.ndarray, second: np.ndarray, n: int = 5) -> Path:
+    """A Matroska file with two video streams of ``n`` frames each: ``first`` and ``second``."""
+    with av.open(str(path), "w") as c:
+        streams = [c.add_stream("libx264", rate=10, options={"threads": "1"}) for _ in range(2)]
+        for s, image in zip(streams, (first, second), strict=True):
+            s.height, s.width = image.shape[:2]
+            s.pix_fmt = "yuv420p"
+        for _ in range(n):
+            for s, image in zip(streams, (first, second), strict=True):
+                for packet in s.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                    c.mux(packet)
+        for s in streams:
+            for packet in s.encode():
+                c.mux(packet)
+    return Path(path)

@@ -5,7 +5,9 @@ One ``FaceRecord`` per scored face and one ``FileRecord`` per input file, serial
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
@@ -27,7 +29,7 @@ class FaceRecord:
 @dataclass(frozen=True)
 class FileRecord:
     file: str
-    kind: str  # "image" | "video" | "unknown"
+    kind: str  # "image" | "video" | "animation" (animated GIF/WebP/PNG, multi-page TIFF) | "unknown"
     verdict: Verdict
     score: float | None  # p(fake) of the file by the documented rule; None without faces
     faces: int  # faces scored
@@ -44,20 +46,50 @@ class FileRecord:
         0  # examined frames in which that track has a face (the rest are counted, not dropped)
     )
     note: str | None = None  # why a readable file has no verdict (no_face), in words
+    faces_not_examined: int = 0  # faces beyond the scan's max_faces per frame (smallest first)
     type: str = field(default="file", init=False)
 
 
+def _raw_bytes(text: str) -> bytes:
+    try:
+        return text.encode("utf-8", "surrogateescape")  # how os.fsdecode kept undecodable bytes
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
+def _is_clean(text: str) -> bool:
+    return not any("\ud800" <= c <= "\udfff" for c in text)
+
+
 def to_json(record: FaceRecord | FileRecord) -> str:
-    """One JSON line (no trailing newline); floats rounded so files stay readable and diffable."""
+    """One JSON line (no trailing newline); floats rounded so files stay readable and diffable.
+
+    A file name that is not valid UTF-8 (lone surrogates from the file system) would make JSON
+    that strict readers reject: ``file`` shows its bad bytes as ``\\xNN`` and ``file_bytes`` holds
+    the exact name (base64), which :func:`from_json` and ``--resume`` read back."""
     data = asdict(record)
     for key in ("score", "time_s", "seconds"):
         if isinstance(data.get(key), float):
             data[key] = round(data[key], 6 if key == "score" else 3)
-    return json.dumps(data)  # ASCII: file names that are not valid UTF-8 still serialise
+    for key, value in list(data.items()):
+        if isinstance(value, str) and not _is_clean(value):
+            if key == "file":
+                data["file_bytes"] = base64.b64encode(_raw_bytes(value)).decode("ascii")
+            data[key] = _raw_bytes(value).decode("utf-8", "backslashreplace")
+    return json.dumps(data)
+
+
+def record_file(data: dict) -> str:
+    """The exact file name of a record read from JSON (``file_bytes`` when the name was not UTF-8)."""
+    raw = data.get("file_bytes")
+    return os.fsdecode(base64.b64decode(raw)) if raw else data["file"]
 
 
 def from_json(line: str) -> FaceRecord | FileRecord:
     data = json.loads(line)
+    if "file_bytes" in data:
+        data["file"] = record_file(data)
+        del data["file_bytes"]
     kind = data.pop("type", None)
     if kind == "face":
         data["box"] = tuple(data["box"])

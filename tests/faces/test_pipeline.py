@@ -75,6 +75,16 @@ def test_tight_face_crop_is_found_by_padded_retry(face_pipeline, astronaut):
     assert len(no_retry.detect(tight)) <= 1  # the retry is what makes this robust, never harmful
 
 
+def test_a_small_face_in_a_large_photo_gets_a_second_look(face_pipeline, astronaut):
+    """A 4000x3000 photo is detected at 640 px, where a ~45 px face is 7 px: the second scale finds it."""
+    canvas = np.full((3000, 4000, 3), 120, np.uint8)
+    canvas[1000:1240, 2000:2240] = cv2.resize(astronaut, (240, 240), interpolation=cv2.INTER_AREA)
+    assert face_pipeline.detector.detect(canvas) == []
+    (face,) = face_pipeline.detect(canvas)
+    x0, y0, x1, y1 = face.box
+    assert 2000 <= x0 < x1 <= 2240 and 1000 <= y0 < y1 <= 1240 and face.size >= 32
+
+
 def test_min_face_drops_small_faces(astronaut):
     small = cv2.resize(astronaut, (128, 128))
     assert FacePipeline(FaceConfig(min_face=100)).detect(small) == []

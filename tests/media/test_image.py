@@ -146,3 +146,22 @@ def test_load_image_bytes(tmp_path: Path) -> None:
         load_image_bytes(b"garbage" * 10)
     with pytest.raises(MediaError, match="decompression bomb"):
         load_image_bytes(buf.getvalue(), max_pixels=5)
+
+
+def test_a_cut_jpeg_closed_with_an_end_marker_is_truncated_not_a_grey_picture() -> None:
+    """5 KB claiming 2000x2000 decoded as a mostly grey picture before (68 KB claiming 8000x7999: 1.5 GB
+    of nothing); a flat picture of the same size stays readable. A milder cut still decodes grey."""
+    rng = np.random.default_rng(0)
+    noisy, flat = io.BytesIO(), io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (2000, 2000, 3), dtype=np.uint8)).save(noisy, "JPEG", quality=90)
+    Image.new("L", (2000, 2000), 255).save(flat, "JPEG", quality=1, progressive=True, optimize=True)
+    cut = noisy.getvalue()[:5_000] + b"\xff\xd9"
+    with pytest.raises(MediaError, match="truncated JPEG: 5002 bytes cannot hold the 2000x2000 picture"):
+        load_image_bytes(cut, "cut.jpg")
+    assert load_image_bytes(flat.getvalue()).shape == (2000, 2000, 3)  # ~2 bits per block: kept
+
+
+def test_heic_says_it_cannot_be_decoded_here() -> None:
+    head = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\0" * 64
+    with pytest.raises(MediaError, match="a HEIC/HEIF image, which this build cannot decode"):
+        load_image_bytes(head, "photo.heic")

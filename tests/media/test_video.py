@@ -10,7 +10,7 @@ import pytest
 from fakelens.errors import MediaError
 from fakelens.media import Frame, probe_video, sample_frames
 from fakelens.media.video import _apply_rotation
-from media_helpers import write_audio_only, write_video
+from media_helpers import write_audio_only, write_growing_ts, write_video
 
 W, H = 64, 48
 
@@ -194,3 +194,14 @@ def test_cut_or_damaged_mp4s_are_told_apart(tmp_path: Path) -> None:
     for name, (data, reason) in cases.items():
         (tmp_path / name).write_bytes(data)
         _read_error(tmp_path / name, re.escape(reason))
+
+
+def test_frames_that_grow_mid_stream_are_held_to_the_pixel_limit(tmp_path: Path) -> None:
+    """The header says 64x64; from frame 10 the stream is 128x128 (a bomb grows the same way)."""
+    path = write_growing_ts(tmp_path / "grows.ts", 64, 128)
+    assert probe_video(path).width == 64
+    assert {f.image.shape for f in sample_frames(path, num_frames=20)} == {(64, 64, 3), (128, 128, 3)}
+    with pytest.raises(MediaError, match=r"frames from 10 on \(the stream changes size\) have 128x128"):
+        list(sample_frames(path, num_frames=20, max_pixels=64 * 64 * 2))
+    with pytest.raises(MediaError, match="frames have 64x64"):
+        sample_frames(path, num_frames=20, max_pixels=1000)

@@ -149,7 +149,7 @@ def test_a_failing_face_detector_raises_too(monkeypatch, demo_dir, tiny_detector
     from fakelens.scan import ModelFailure
 
     scanner = Scanner(tiny_detector)
-    monkeypatch.setattr(scanner.faces, "extract", _fail)
+    monkeypatch.setattr(scanner.faces, "detect_all", _fail)
     with pytest.raises(ModelFailure):
         scanner.scan_file(demo_dir / "astronaut.png")
 
@@ -186,3 +186,23 @@ def test_empty_folder_is_an_error_record_and_no_media_at_all_is_an_error(tmp_pat
     )
     assert [r.verdict for r in records][0] == "error" and "nothing to scan in" in records[0].error
     assert records[1].verdict in ("real", "fake")
+
+
+def test_videos_are_called_at_their_own_threshold_and_an_override_sets_both(mixed_folder, tiny_detector):
+    import copy
+
+    from fakelens.models.scorer import set_threshold, threshold_text
+
+    det = copy.copy(tiny_detector)  # the fixture is shared: change a copy
+    paths = [mixed_folder / "clip.mp4", mixed_folder / "photo.png"]
+    first = {r.kind: r for r in scan_paths(paths, model=det, progress=False)}
+    video, image = first["video"].score, first["image"].score
+    det.threshold = max(video, image) + 0.01  # the face threshold calls both real
+    det.config = {**det.config, "video_threshold": video - 1e-4}
+    got = {r.kind: r for r in scan_paths(paths, model=det, progress=False)}
+    assert got["video"].verdict == "fake" and got["video"].threshold == pytest.approx(video - 1e-4)
+    assert got["image"].verdict == "real" and got["image"].threshold == det.threshold
+    assert threshold_text(det) == f"{det.threshold:.3f} (videos {video - 1e-4:.3f})"
+    set_threshold(det, max(video, image) + 0.01)  # --threshold: one rule for every file
+    assert {r.verdict for r in scan_paths(paths, model=det, progress=False)} == {"real"}
+    assert "video_threshold" not in det.config and "video_threshold" not in tiny_detector.config

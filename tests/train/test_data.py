@@ -84,6 +84,37 @@ def test_excluded_groups_and_folders_beside_a_manifest(tmp_path, capsys):
     assert "left out 13 rows of 2 excluded group(s) (g0, g5)" in capsys.readouterr().err
 
 
+def test_manifest_split_regroups_rows_and_drops_fakes_made_across_splits(tmp_path, capsys):
+    """A dataset whose own split leaves too few validation groups can be re-split by group; a fake
+    whose driving clip would land in the other split is left out."""
+    from fakelens.data.splits import SplitRule
+    from fakelens.train.config import ManifestSplit
+
+    groups = [f"g{i}" for i in range(40)]
+    rows = [{"path": f"r{g}.png", "label": 0, "group": g, "split": "train"} for g in groups]
+    rows += [{"path": f"f{g}.png", "label": 1, "group": g, "split": "train"} for g in groups]
+    rule = SplitRule(val=0.3, test=0.1, salt="s")
+    where = {g: rule.assign(g) for g in groups}
+    a = next(g for g in groups if where[g] == "train")
+    b = next(g for g in groups if where[g] == "val")
+    rows += [{"path": "across.png", "label": 1, "group": a, "source_groups": [a, b], "split": "train"}]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    as_given, _, _ = data_splits(DataSection(manifest=manifest))
+    assert not as_given["val"]  # every row says train
+    data = DataSection(manifest=manifest, manifest_split=ManifestSplit(val=0.3, test=0.1, salt="s"))
+    reals, fakes, _ = data_splits(data)
+    for split in ("train", "val"):
+        assert {reals.groups[str(p)] for p in reals[split]} == {g for g in groups if where[g] == split}
+        assert {fakes.groups[str(p)] for p in fakes[split]} == {g for g in groups if where[g] == split}
+    held_out = [g for g in groups if where[g] not in ("train", "val")]
+    assert held_out and not any(
+        f"r{g}.png" in str(p) for g in held_out for p in reals["train"] + reals["val"]
+    )
+    assert not any(p.name == "across.png" for s in ("train", "val") for p in fakes[s])
+    assert "left out 1 fakes made from two splits' clips" in capsys.readouterr().err
+
+
 def test_a_face_pipeline_bug_stops_face_loading_instead_of_skipping_the_file(tmp_path, demo_dir, monkeypatch):
     """Only unreadable files are skipped; an error of the pipeline itself would otherwise be cached
     as a 'skipped' face and quietly shrink the training set."""

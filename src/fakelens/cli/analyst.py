@@ -11,6 +11,7 @@ from rich.text import Text
 
 from fakelens.cli._common import VERDICT_STYLE, app, err_console, one_line_errors, out_console, print_error
 from fakelens.cli.choices import Backend, choice
+from fakelens.errors import ConfigError
 
 
 @app.command()
@@ -27,8 +28,16 @@ def scan(
     every: Annotated[
         int | None, typer.Option(min=1, help="Sample every k-th frame instead of --frames.")
     ] = None,
-    threshold: Annotated[float | None, typer.Option(help="Override the model's fake threshold.")] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Override the model's fake threshold (images and videos alike).")
+    ] = None,
+    max_faces: Annotated[
+        int, typer.Option(min=1, help="Faces examined per frame, largest first; the rest are counted.")
+    ] = 64,
     resume: Annotated[bool, typer.Option(help="Skip files already in --out; append new records.")] = False,
+    retry_errors: Annotated[
+        bool, typer.Option(help="Resume, and scan files whose record is an error again.")
+    ] = False,
     report: Annotated[
         Path | None, typer.Option(help="Write an HTML report with crops and heat maps.")
     ] = None,
@@ -42,27 +51,31 @@ def scan(
 
     An unreadable file, a missing path or a folder without media gets an error record and an 'error:' line.
 
-    Exit status: 0 every file scanned; 1 some could not be read (the other results are kept); 2 stopped.
+    Exit status: 0 every file scanned; 1 some (or all) could not be read (the other results are kept); 2 stopped.
 
     The run stops (2) when there is nothing to scan, on a bad option, or when the model itself fails.
     """
     from fakelens.models.detector import load_detector
-    from fakelens.scan.api import collect_inputs, scan_paths
+    from fakelens.models.scorer import set_threshold
+    from fakelens.scan.api import collect_inputs, scan_paths, skipped_summary
     from fakelens.scan.scanner import ScanOptions
 
-    collect_inputs(paths)  # nothing to scan fails now, before the model loads
+    if threshold is not None and not 0.0 <= threshold <= 1.0:  # also refuses nan: no comparison holds
+        raise ConfigError(f"--threshold must be a score between 0 and 1, got {threshold}")
+    inputs = collect_inputs(paths)  # nothing to scan fails now, before the model loads
     detector = load_detector(model, backend=backend)
     if report is not None and not getattr(detector, "can_explain", True):
         detector.model  # noqa: B018 - raises the one-line reason before any file is scanned
     if threshold is not None:
-        detector.threshold = threshold
-    options = ScanOptions(num_frames=frames, every=every)
+        set_threshold(detector, threshold)
+    options = ScanOptions(num_frames=frames, every=every, max_faces=max_faces)
     records = scan_paths(
         paths,
         out,
         model=detector,
         options=options,
-        resume=resume,
+        resume=resume or retry_errors,
+        retry_errors=retry_errors,
         report=report,
         progress=not quiet,
         console=err_console,
@@ -74,8 +87,12 @@ def scan(
         print_error(r.error or f"cannot read '{r.file}'")
     if not quiet:
         not_read = f", {len(failed)} could not be read" if failed else ""
+        skipped = f"; {skipped_summary(inputs.skipped)}" if inputs.skipped else ""
+        crowded = sum(1 for r in records if r.faces_not_examined)
+        if crowded:
+            skipped += f"; {crowded} file(s) had faces beyond --max-faces {max_faces} left unexamined"
         err_console.print(
-            f"{len(records)} file(s) scanned{not_read}; records in {out}"
+            f"{len(records)} file(s) scanned{not_read}{skipped}; records in {out}"
             + (f"; report in {report}" if report else "")
         )
     if failed:
@@ -83,13 +100,18 @@ def scan(
 
 
 def _scan_table(records, detector) -> Table:
+    from fakelens.models.scorer import threshold_text
+
     table = Table(
-        title=f"fakelens scan - model {detector.name} ({detector.backend}), threshold {detector.threshold:.3f}"
+        title=f"fakelens scan - model {detector.name} ({detector.backend}), threshold {threshold_text(detector)}"
     )
     for col in ("file", "verdict", "score", "faces", "frames", "note"):
         table.add_column(col, overflow="fold")
     for r in records:
-        note = r.error or (f"{r.faceless_frames} frame(s) without a face" if r.faceless_frames else "")
+        notes = [f"{r.faceless_frames} frame(s) without a face"] if r.faceless_frames else []
+        if r.faces_not_examined:
+            notes.append(f"{r.faces_not_examined} face(s) beyond --max-faces not examined")
+        note = r.error or "; ".join(notes)
         score = "" if r.score is None else f"{r.score:.3f}"
         table.add_row(
             Text(r.file),
@@ -125,6 +147,12 @@ def serve(
         int,
         typer.Option(min=1, help="Scans waiting (and uploads streaming) at once; more get 429."),
     ] = 32,
+    max_uploads_per_client: Annotated[
+        int, typer.Option(min=1, help="Uploads streaming in from one client address at once.")
+    ] = 8,
+    min_upload_kbps: Annotated[
+        float, typer.Option(min=0.001, help="Slowest average upload rate kept after a 5 s grace, KB/s.")
+    ] = 32.0,
 ):
     """Serve the scanner over HTTP: POST /v1/scan, GET /v1/jobs/ID, a web page at /."""
     from fakelens.serve import ServeSettings
@@ -141,6 +169,8 @@ def serve(
         request_timeout_s=timeout,
         num_frames=frames,
         max_queue=max_queue,
+        max_uploads_per_client=max_uploads_per_client,
+        min_upload_kbps=min_upload_kbps,
     )
     err_console.print(f"fakelens serve: loading the model ({backend} backend)...", soft_wrap=True)
     run_server(settings)

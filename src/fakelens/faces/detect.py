@@ -70,10 +70,10 @@ class YuNetDetector:
         net.setInputSize((width, height))
         return net
 
-    def detect(self, image: np.ndarray) -> list[DetectedFace]:
-        """Faces in an RGB uint8 image, largest first."""
+    def detect(self, image: np.ndarray, max_side: int | None = None) -> list[DetectedFace]:
+        """Faces in an RGB uint8 image, largest first (``max_side`` overrides the detector's)."""
         h, w = image.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
+        scale = min(1.0, (max_side or self.max_side) / max(h, w))
         small = image
         if scale < 1.0:
             small = cv2.resize(

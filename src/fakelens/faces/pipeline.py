@@ -62,10 +62,20 @@ class FacePipeline:
         )
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
+        return self.detect_all(image)[: self.config.max_faces]
+
+    def detect_all(self, image: np.ndarray) -> list[DetectedFace]:
+        """Every face found, largest first (``max_faces`` not applied: a scan counts what it drops).
+
+        A large frame with no face at the detection size gets a second look at up to 4x that size:
+        a 100 px face in a 4000 px photo is 16 px at 640, too small for the detector, 64 px at 2560."""
         faces = self.detector.detect(image)
         if not faces and self.config.pad_retry > 0:
             faces = self._detect_padded(image)
-        return faces[: self.config.max_faces]
+        longest, first = max(image.shape[:2]), self.config.detect_max_side
+        if not faces and longest > 2 * first:
+            faces = self.detector.detect(image, max_side=min(longest, 4 * first))
+        return faces
 
     def _detect_padded(self, image: np.ndarray) -> list[DetectedFace]:
         h, w = image.shape[:2]
@@ -80,8 +90,12 @@ class FacePipeline:
 
     def extract(self, image: np.ndarray) -> list[AlignedFace]:
         """Aligned crops of every face (up to ``max_faces``) in an RGB uint8 image."""
+        return self.align(image, self.detect(image))
+
+    def align(self, image: np.ndarray, faces: list[DetectedFace]) -> list[AlignedFace]:
+        """Aligned crops of the given detections."""
         out = []
-        for face in self.detect(image):
+        for face in faces:
             aligned = align_face(image, face, self.config.crop)
             for _ in range(self.config.refine):
                 aligned = self._refine(image, aligned)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -56,7 +57,8 @@ def _check_file(p: Path) -> None:
         raise MediaError("empty file", p)
 
 
-def _decode(fp: IO[bytes], name: str | os.PathLike[str], max_pixels: int) -> np.ndarray:
+def _open_checked(fp: IO[bytes], name: str | os.PathLike[str], max_pixels: int) -> Image.Image:
+    """The lazily opened image, its header checked against ``max_pixels``."""
     # Our max_pixels is the authority, so Pillow's own bomb warning is silenced; its hard error
     # (at twice its MAX_IMAGE_PIXELS) still fires before we can check, and becomes ours.
     with warnings.catch_warnings():
@@ -66,29 +68,108 @@ def _decode(fp: IO[bytes], name: str | os.PathLike[str], max_pixels: int) -> np.
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise MediaError("image is larger than Pillow's hard limit (decompression bomb?)", name) from None
         except UnidentifiedImageError:
-            raise MediaError("not a recognised image format", name) from None
+            raise MediaError(_unrecognised(fp), name) from None
         except Exception:  # plugins raise SyntaxError, struct.error, ... on mangled headers
             raise MediaError("corrupt image header", name) from None
-    with im:
-        width, height = im.size
-        if width * height > max_pixels:
-            reason = f"image has {width * height} pixels, more than the limit of {max_pixels}"
-            raise MediaError(f"{reason} (decompression bomb?)", name)
-        if width <= 0 or height <= 0:
-            raise MediaError("image has no pixels", name)
-        try:
-            im.load()  # GIF/TIFF/WebP animations: the first frame is the one loaded
-        except Exception:
-            raise MediaError("corrupt or truncated image data", name) from None
+    _check_size(im, name, max_pixels)
+    _check_jpeg_length(fp, im, name)
+    return im
+
+
+def _unrecognised(fp: IO[bytes]) -> str:
+    fp.seek(0)
+    head = fp.read(16)
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1"):
+        return "a HEIC/HEIF image, which this build cannot decode (convert it to JPEG or PNG)"
+    return "not a recognised image format"
+
+
+def _check_jpeg_length(fp: IO[bytes], im: Image.Image, name) -> None:
+    """A JPEG cut short and closed with an end marker decodes "fine" as a mostly grey picture of
+    the full size. Huffman-coded JPEG spends at least about one bit per 8x8 luma block even on a
+    flat picture (a white 8000x7999 one is 250 KB at any quality), so fewer bytes than that cannot
+    hold the picture the header claims: it is truncated. This catches a header claiming far more
+    picture than the data holds (the memory risk); a milder cut still decodes partly grey.
+    (Arithmetic-coded JPEG, rare, could be smaller than the bound.)"""
+    if im.format != "JPEG":
+        return
+    at = fp.tell()
+    size = fp.seek(0, io.SEEK_END)
+    fp.seek(at)
+    width, height = im.size
+    if size * 8 < (width // 8) * (height // 8):
+        im.close()
+        raise MediaError(
+            f"truncated JPEG: {size} bytes cannot hold the {width}x{height} picture its header claims",
+            name,
+        )
+
+
+def _check_size(im: Image.Image, name, max_pixels: int, what: str = "image") -> None:
+    width, height = im.size
+    if width * height > max_pixels:
+        reason = f"{what} has {width * height} pixels, more than the limit of {max_pixels}"
+        im.close()
+        raise MediaError(f"{reason} (decompression bomb?)", name)
+    if width <= 0 or height <= 0:
+        im.close()
+        raise MediaError(f"{what} has no pixels", name)
+
+
+def _frame_rgb(im: Image.Image, name, transpose: bool = True) -> np.ndarray:
+    try:
+        im.load()
+    except Exception:
+        raise MediaError("corrupt or truncated image data", name) from None
+    if transpose:
         try:
             im = ImageOps.exif_transpose(im) or im
         except Exception:
             pass  # a malformed EXIF block should not make a decodable image unreadable
-        try:
-            rgb = _to_rgb(im)
-        except Exception:
-            raise MediaError(f"unsupported image mode '{im.mode}'", name) from None
-    return np.ascontiguousarray(rgb)
+    try:
+        return np.ascontiguousarray(_to_rgb(im))
+    except Exception:
+        raise MediaError(f"unsupported image mode '{im.mode}'", name) from None
+
+
+def _decode(fp: IO[bytes], name: str | os.PathLike[str], max_pixels: int) -> np.ndarray:
+    with _open_checked(fp, name, max_pixels) as im:  # an animation: its first frame
+        return _frame_rgb(im, name)
+
+
+def image_frame_count(path: str | os.PathLike[str]) -> int:
+    """How many frames (an animated GIF, WebP or PNG) or pages (a TIFF) an image file holds."""
+    p = Path(path)
+    _check_file(p)
+    with open(p, "rb") as fp, _open_checked(fp, path, DEFAULT_MAX_PIXELS * 4) as im:
+        return max(1, int(getattr(im, "n_frames", 1) or 1))
+
+
+def load_image_frames(
+    path: str | os.PathLike[str], num_frames: int = 32, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Iterator[tuple[int, float, np.ndarray]]:
+    """``(index, time_s, RGB)`` of ``num_frames`` frames spread evenly over an animation or a
+    multi-page TIFF, as video frames are sampled; every frame (pages may differ in size) is held
+    to ``max_pixels``. ``time_s`` adds up the frames' own durations (0 for pages)."""
+    p = Path(path)
+    _check_file(p)
+    with open(p, "rb") as fp, _open_checked(fp, path, max_pixels) as im:
+        n = max(1, int(getattr(im, "n_frames", 1) or 1))
+        count = min(n, num_frames)
+        wanted = sorted({min(n - 1, int((i + 0.5) * n / count)) for i in range(count)})
+        elapsed_ms, at = 0.0, 0
+        for index in wanted:
+            for k in range(at, index):  # durations of the frames passed over
+                im.seek(k)
+                elapsed_ms += float(im.info.get("duration", 0) or 0)
+            try:
+                im.seek(index)
+            except EOFError:
+                return  # fewer frames than the header said
+            _check_size(im, path, max_pixels, what=f"frame {index}")
+            yield index, elapsed_ms / 1000, _frame_rgb(im, path, transpose=index == 0)
+            elapsed_ms += float(im.info.get("duration", 0) or 0)
+            at = index + 1
 
 
 def _to_rgb(im: Image.Image) -> np.ndarray:

@@ -1,20 +1,28 @@
 """Decide whether a path is an image or a video, and expand folders into media files.
 
-The extension decides; for an unknown one the first bytes are sniffed, so a ``clip.bin`` or a
-file saved without an extension still routes to the right decoder.
+The first bytes decide (an MP4 named ``.jpg`` is a video, a ``.jfif`` or ``.ts`` is found by its
+content); the extension only where the content is not recognised. Only regular files are opened:
+a FIFO or a device would block the read forever.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
 from fakelens.errors import MediaError
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm", ".gif"}
-VIDEO_EXTENSIONS = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
+IMAGE_EXTENSIONS = {
+    *(".jpg", ".jpeg", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".pbm", ".gif"),
+    *(".avif", ".heic", ".heif"),
+}
+VIDEO_EXTENSIONS = {
+    *(".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"),
+    *(".ts", ".m2ts", ".mts", ".3gp"),
+}
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 
 MediaKind = Literal["image", "video"]
@@ -24,27 +32,38 @@ _IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", 
 
 
 def media_kind(path: str | os.PathLike[str]) -> MediaKind:
-    """``"image"`` or ``"video"``, by extension, else by magic bytes; MediaError otherwise."""
+    """``"image"`` or ``"video"``, by magic bytes, else by extension; MediaError otherwise."""
     p = Path(path)
-    if not p.exists():
-        raise MediaError("no such file", path)
-    if p.is_dir():
-        raise MediaError("is a directory", path)
+    head = read_head(p)
+    kind = sniff_kind(head)
+    if kind is not None:
+        return kind
     suffix = p.suffix.lower()
     if suffix in IMAGE_EXTENSIONS:
         return "image"
     if suffix in VIDEO_EXTENSIONS:
         return "video"
+    what = f"'{suffix}'" if suffix else "(no extension, unknown content)"
+    raise MediaError(f"unsupported file type {what}", path)
+
+
+def read_head(p: Path, size: int = 512) -> bytes:
+    """The first bytes of a regular file; MediaError (one line) for anything else."""
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise MediaError("no such file", p) from None
+    except OSError as err:  # a symlink loop, a path through a file, no permission
+        raise MediaError(err.strerror or "cannot open file", p) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise MediaError("is a directory", p)
+    if not stat.S_ISREG(st.st_mode):
+        raise MediaError("not a regular file (a FIFO, socket or device): not opened", p)
     try:
         with open(p, "rb") as fp:
-            head = fp.read(512)
+            return fp.read(size)
     except OSError as err:
-        raise MediaError(err.strerror or "cannot open file", path) from None
-    kind = sniff_kind(head)
-    if kind is None:
-        what = f"'{suffix}'" if suffix else "(no extension, unknown content)"
-        raise MediaError(f"unsupported file type {what}", path)
-    return kind
+        raise MediaError(err.strerror or "cannot open file", p) from None
 
 
 def sniff_kind(head: bytes) -> MediaKind | None:
@@ -76,16 +95,24 @@ def sniff_kind(head: bytes) -> MediaKind | None:
     return None
 
 
-def iter_media(paths: Iterable[str | os.PathLike[str]], recursive: bool = True) -> Iterator[Path]:
+def iter_media(
+    paths: Iterable[str | os.PathLike[str]],
+    recursive: bool = True,
+    skipped: list[tuple[Path, str]] | None = None,
+) -> Iterator[Path]:
     """Expand folders into their media files (sorted, hidden entries skipped); pass files through.
 
     A given file, or a path that does not exist, is yielded unchanged so the caller reports the
     error for it instead of it silently vanishing. Each file is yielded once (by resolved path).
+    In a folder, a file is media by its content or, when that is not recognised, its extension;
+    one that cannot be read at all (a symlink loop) is yielded for its error record. What is left
+    out is appended to ``skipped`` as ``(path, reason)``.
     """
     seen: set[Path] = set()
+    skipped = [] if skipped is None else skipped
     for given in paths:
         p = Path(given)
-        candidates = _walk(p, recursive) if p.is_dir() else [p]
+        candidates = _walk(p, recursive, skipped) if p.is_dir() else [p]
         for c in candidates:
             key = _resolve(c)
             if key in seen:
@@ -94,19 +121,41 @@ def iter_media(paths: Iterable[str | os.PathLike[str]], recursive: bool = True) 
             yield c
 
 
-def _walk(root: Path, recursive: bool) -> list[Path]:
+HIDDEN = "hidden (its name starts with '.')"
+
+
+def _walk(root: Path, recursive: bool, skipped: list[tuple[Path, str]]) -> list[Path]:
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [] if not recursive else [d for d in dirnames if not d.startswith(".")]
         base = Path(dirpath)
+        skipped += [(base / d, f"{HIDDEN}: folder not searched") for d in dirnames if d.startswith(".")]
+        dirnames[:] = [] if not recursive else sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
-            if not name.startswith(".") and Path(name).suffix.lower() in MEDIA_EXTENSIONS:
-                found.append(base / name)
+            path = base / name
+            reason = HIDDEN if name.startswith(".") else _not_media(path)
+            if reason is None:
+                found.append(path)
+            else:
+                skipped.append((path, reason))
+    skipped.sort(key=lambda item: str(item[0]))
     return sorted(found, key=lambda q: q.relative_to(root).parts)
+
+
+def _not_media(path: Path) -> str | None:
+    """Why a file found in a folder is not scanned, or None to scan it."""
+    try:
+        head = read_head(path, 512)
+    except MediaError as err:
+        if err.reason.startswith("not a regular file"):
+            return err.reason
+        return None  # unreadable (a symlink loop, no permission): its error record says why
+    if sniff_kind(head) is not None or path.suffix.lower() in MEDIA_EXTENSIONS:
+        return None
+    return "not an image or video (content and extension unknown)"
 
 
 def _resolve(p: Path) -> Path:
     try:
         return p.resolve()
-    except OSError:  # e.g. a symlink loop: fall back to the literal path
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
         return p.absolute()

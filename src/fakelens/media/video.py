@@ -12,7 +12,7 @@ import bisect
 import os
 import statistics
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from fakelens.errors import MediaError
+from fakelens.media.image import DEFAULT_MAX_PIXELS
 
 _AV_ERRORS = (av.FFmpegError, OSError)
 _MAX_BAD_PACKETS = 25  # consecutive undecodable packets before we give up on the rest
@@ -53,6 +54,7 @@ class _Scan:
     frame_dur: int  # typical frame duration in time_base units (0 if unknown)
     info: VideoInfo
     keyframes: list[int]  # sorted pts of keyframes (empty when the stream has no pts)
+    max_pixels: int = DEFAULT_MAX_PIXELS  # per decoded frame: a stream may grow mid-way
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
@@ -65,6 +67,7 @@ def sample_frames(
     num_frames: int | None = 16,
     every: int | None = None,
     max_side: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Iterator[Frame]:
     """Yield ``num_frames`` frames evenly spaced in time, or every ``every``-th frame.
 
@@ -72,6 +75,8 @@ def sample_frames(
     come in increasing index order; a video with fewer frames than asked yields all of them.
     The file is probed now (so a missing or non-video file raises here); decoding is lazy.
     ``max_side`` downscales frames whose longer side exceeds it, keeping the aspect ratio.
+    A frame with more than ``max_pixels`` pixels (the header's size or any decoded frame's: a
+    stream can change size mid-way) ends the video with a ``MediaError``.
     """
     if every is not None:
         if every < 1:
@@ -82,7 +87,8 @@ def sample_frames(
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
     if max_side is not None and max_side < 1:
         raise ValueError(f"max_side must be >= 1, got {max_side}")
-    scan = _scan(path)
+    scan = replace(_scan(path), max_pixels=max_pixels)
+    _check_pixels(scan.info.width, scan.info.height, max_pixels, "frames", path)
     n = len(scan.pts)
     if every is not None:
         wanted = list(range(0, n, every))
@@ -158,9 +164,32 @@ def _mp4_problem(p: Path) -> str | None:
 
 
 def _video_stream(container: av.container.InputContainer, path: str | os.PathLike[str]) -> av.VideoStream:
-    if not container.streams.video:
+    """The stream a person would call the video: not cover art or thumbnails, then the largest
+    picture, then the container's default, then the first."""
+    streams = container.streams.video
+    if not streams:
         raise MediaError("no video stream (is it an audio file?)", path)
-    return container.streams.video[0]
+    still = av.stream.Disposition.attached_pic | av.stream.Disposition.timed_thumbnails
+
+    def rank(s: av.VideoStream) -> tuple:
+        ctx = s.codec_context
+        return (not (s.disposition & still), (ctx.width or 0) * (ctx.height or 0), bool(s.disposition & 1))
+
+    return max(streams, key=rank)  # max keeps the first of equals
+
+
+def stream_note(path: str | os.PathLike[str]) -> str | None:
+    """Which video stream is read when a file has several (else None), for the file's record."""
+    with _open(path) as container:
+        streams = container.streams.video
+        if len(streams) < 2:
+            return None
+        chosen = _video_stream(container, path)
+        ctx = chosen.codec_context
+        return (
+            f"{len(streams)} video streams: read stream {chosen.index} ({ctx.width}x{ctx.height}; "
+            "cover art and thumbnails skipped, then the largest picture)"
+        )
 
 
 def _scan(path: str | os.PathLike[str]) -> _Scan:
@@ -250,13 +279,29 @@ def _decode_selected(
     raise MediaError("could not decode any frame (corrupt video data)", path)
 
 
+def _check_pixels(width: int, height: int, limit: int, what: str, path) -> None:
+    if width * height > limit:
+        raise MediaError(
+            f"{what} have {width}x{height} = {width * height} pixels, more than the limit of {limit}", path
+        )
+
+
 def _indexed(container, stream, scan: _Scan) -> Iterator[tuple[int, av.VideoFrame]]:
-    """Decoded frames with their presentation index (looked up by pts, else counted)."""
+    """Decoded frames with their presentation index (looked up by pts, else counted); every one
+    is checked against the pixel limit, wanted or not."""
     index_of = {p: i for i, p in enumerate(scan.pts)}
     next_index = 0
     decoded = _decode_all(container, stream)
     try:
         for frame in decoded:
+            if frame.width * frame.height > scan.max_pixels:
+                _check_pixels(
+                    frame.width,
+                    frame.height,
+                    scan.max_pixels,
+                    f"frames from {next_index} on (the stream changes size)",
+                    container.name,
+                )
             index = index_of.get(frame.pts, next_index) if frame.pts is not None else next_index
             next_index = index + 1
             yield index, frame

@@ -23,7 +23,9 @@ from PIL import Image, UnidentifiedImageError
 from fakelens.errors import FakelensError
 from fakelens.faces.pipeline import FacePipeline
 from fakelens.media import load_image, media_kind, sample_frames
-from fakelens.models.scorer import Scorer
+from fakelens.media.image import image_frame_count, load_image_frames
+from fakelens.media.video import stream_note
+from fakelens.models.scorer import Scorer, file_threshold
 from fakelens.records import FaceRecord, FileRecord
 from fakelens.rules import DEFAULT_TRIM, IMAGE_RULE, frame_scores_of, track_video_score, video_rule
 
@@ -59,6 +61,9 @@ class ScanOptions:
     every: int | None = None  # or every k-th frame instead
     trim: float = DEFAULT_TRIM  # fraction of frame scores cut from *each* end before averaging
     keep_evidence: int = 0  # keep this many top faces (crops + frames) per file for reports
+    # faces examined per frame, largest first (the model's own max_faces is a training choice and
+    # would hide a forged face in a crowd); faces beyond it are counted in the record
+    max_faces: int = 64
     # applied to each decoded frame (RGB uint8) before face detection, e.g. a robustness
     # perturbation: the whole frame is degraded, as in the wild; video frames one at a time
     transform: Callable[[np.ndarray], np.ndarray] | None = None
@@ -111,11 +116,20 @@ class Scanner:
         self.options = options or ScanOptions()
         self.faces = FacePipeline(detector.face)
 
+    def _checkpoint(self) -> None:
+        """Called before each face detection and each scoring batch: a subclass whose work can be
+        abandoned (the server's timed-out request) raises here, so a cancelled scan stops within
+        one step instead of running to the end."""
+
     def _frames(self, path: Path, kind: str) -> Iterator[tuple[int, float, np.ndarray]]:
         opts = self.options
         transform = opts.transform or (lambda image: image)
         if kind == "image":
             yield 0, 0.0, transform(load_image(path))
+            return
+        if kind == "animation":  # sampled like a video, by Pillow (FFmpeg reads no TIFF pages)
+            for index, time_s, image in load_image_frames(path, opts.num_frames):
+                yield index, time_s, transform(image)
             return
         for fr in sample_frames(path, num_frames=opts.num_frames, every=opts.every):
             yield fr.index, fr.time_s, transform(fr.image)
@@ -128,17 +142,18 @@ class Scanner:
         name = str(path)
         det = self.detector
         kind = "unknown"
-        common = {"model": det.name, "threshold": det.threshold}
         face_records: list[FaceRecord] = []
         evidence: list[Evidence] = []
         # faces waiting to be scored together: (frame index, time_s, face index, aligned, thumbnail)
         pending: list[tuple] = []
-        frames = faceless = 0
+        frames = faceless = not_examined = 0
+        media_note: str | None = None
         error: str | None = None
 
         def flush() -> None:
             """Score pending faces in one batch (cheaper per face than one call per frame)."""
             nonlocal evidence
+            self._checkpoint()
             scores = det.predict_proba([p[3].crop for p in pending])
             for (index, time_s, i, a, thumb), s in zip(pending, scores, strict=True):
                 box = tuple(int(round(v)) for v in a.face.box)
@@ -156,6 +171,9 @@ class Scanner:
         try:
             try:  # reading: only here does a failure mean "this file cannot be read"
                 kind = media_kind(path)
+                if kind == "image" and image_frame_count(path) > 1:
+                    kind = "animation"  # an animated GIF/WebP/PNG or a multi-page TIFF
+                media_note = stream_note(path) if kind == "video" else None
                 source = self._frames(path, kind)
             except READ_ERRORS as err:
                 error = read_error_message(name, err)
@@ -169,7 +187,10 @@ class Scanner:
                     break
                 frames += 1
                 try:  # detection and scoring: a failure here is the model's, and stops the run
-                    aligned = self.faces.extract(image)
+                    self._checkpoint()
+                    found = self.faces.detect_all(image)
+                    not_examined += max(0, len(found) - self.options.max_faces)
+                    aligned = self.faces.align(image, found[: self.options.max_faces])
                     for i, a in enumerate(aligned):
                         thumb = thumbnail(image, a.face.box) if self.options.keep_evidence else None
                         pending.append((index, time_s, i, a, thumb))
@@ -191,6 +212,7 @@ class Scanner:
         finally:
             if source is not None:
                 source.close()  # releases an open video container at once, whatever happened
+        common = {"model": det.name, "threshold": file_threshold(det, kind)}
         if error is not None:  # no partial face records for a file that failed: it is one error
             rec = FileRecord(
                 name,
@@ -235,7 +257,9 @@ class Scanner:
                 f"detector confidence under {fc.score_threshold} are not examined"
             )
         else:
-            verdict = "fake" if score >= det.threshold else "real"
+            verdict = "fake" if score >= common["threshold"] else "real"
+        if media_note:
+            note = f"{note}; {media_note}" if note else media_note
         rec = FileRecord(
             name,
             kind,
@@ -252,6 +276,7 @@ class Scanner:
             track=track,
             track_frames=track_frames,
             note=note,
+            faces_not_examined=not_examined,
         )
         return FileResult(rec, face_records, evidence)
 

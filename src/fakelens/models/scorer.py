@@ -66,3 +66,28 @@ def batched(
         return np.zeros(empty, dtype=np.float32)
     out = [run(crops[i : i + batch_size], i) for i in range(0, len(crops), batch_size)]
     return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def file_threshold(scorer: Scorer, kind: str) -> float:
+    """The score at which a file of this ``kind`` is called fake. A video's score is a face track's
+    trimmed mean, which sits well below the top of single real faces' scores, so a model may carry
+    its own video threshold (config ``video_threshold``, set on validation clips by
+    ``scripts/ship_model.py --video-calibrate``); without one, videos use the face threshold."""
+    if kind in ("video", "animation"):  # both are scored by the track rule
+        value = (scorer.config or {}).get("video_threshold")
+        if value is not None:
+            return float(value)
+    return float(scorer.threshold)
+
+
+def set_threshold(scorer: Scorer, value: float) -> None:
+    """One threshold for every kind of file (the user's override): drops a video threshold."""
+    scorer.threshold = value
+    scorer.config = {k: v for k, v in (scorer.config or {}).items() if k != "video_threshold"}
+
+
+def threshold_text(scorer: Scorer) -> str:
+    """``0.727``, or ``0.727 (videos 0.412)`` when videos have their own."""
+    video = file_threshold(scorer, "video")
+    text = f"{scorer.threshold:.3f}"
+    return text if video == scorer.threshold else f"{text} (videos {video:.3f})"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,21 +16,37 @@ from fakelens.media import iter_media
 from fakelens.models.loading import load_detector
 from fakelens.models.scorer import Scorer
 from fakelens.records import FileRecord
-from fakelens.scan.output import JsonlWriter, done_files
+from fakelens.scan.output import JsonlWriter, check_outputs, done_files, path_key
 from fakelens.scan.scanner import FileResult, Scanner, ScanOptions
 
 
-def collect_inputs(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path]]:
-    """The files to scan (folders expanded; a missing path kept, so it gets its own error record) and
-    the given folders that hold no media. Raises a one-line ``FakelensError`` when nothing is left."""
+class Inputs(NamedTuple):
+    files: list[Path]  # to scan, each to get one record
+    empty: list[Path]  # given folders without media: one error record each
+    skipped: list[tuple[Path, str]]  # found in folders but not scanned, and why (hidden, not media)
+
+
+def collect_inputs(paths: Iterable[str | Path]) -> Inputs:
+    """The files to scan (folders expanded; a missing path kept, so it gets its own error record),
+    the given folders that hold no media and what the folders held that is not scanned. Raises a
+    one-line ``FakelensError`` when nothing is left."""
     given = [Path(p) for p in paths]
-    files = list(iter_media(given))
+    skipped: list[tuple[Path, str]] = []
+    files = list(iter_media(given, skipped=skipped))
     empty = [p for p in given if p.is_dir() and not any(f.is_relative_to(p) for f in files)]
     if not files:
         where = f"no image or video files in '{empty[0]}'" if empty else "no paths given"
         more = f" (nor in the {len(empty) - 1} other folder(s))" if len(empty) > 1 else ""
         raise FakelensError(f"nothing to scan: {where}{more}; folders are searched recursively")
-    return files, empty
+    return Inputs(files, empty, skipped)
+
+
+def skipped_summary(skipped: list[tuple[Path, str]]) -> str:
+    """``3 skipped: 2 hidden (...), 1 not an image or video (...)``, or '' when none."""
+    if not skipped:
+        return ""
+    reasons = Counter(reason for _, reason in skipped)
+    return f"{len(skipped)} skipped: " + ", ".join(f"{n} {r}" for r, n in reasons.most_common())
 
 
 def _empty_folder_record(folder: Path, detector) -> FileResult:
@@ -47,6 +66,7 @@ def scan_paths(
     model: str | Path | Scorer | None = None,
     options: ScanOptions | None = None,
     resume: bool = False,
+    retry_errors: bool = False,
     report: str | Path | None = None,
     progress: bool = True,
     console: Console | None = None,
@@ -57,18 +77,23 @@ def scan_paths(
     ``error`` record and the batch goes on; no media at all raises ``FakelensError`` before any model
     is loaded; a failure of the model raises ``ModelFailure`` (records written so far are kept).
     With ``out``, records go to a JSONL file as each file finishes; ``resume=True`` skips files that
-    already have a file record there. With ``report``, an HTML report is written at the end.
+    already have a file record there (matched by resolved path; ``retry_errors=True`` scans files
+    whose record is an error again, replacing it). With ``report``, an HTML report is written at the
+    end. An ``out`` or ``report`` that is an input, or an ``out`` fakelens did not write, is refused;
+    so is a second scan writing the same ``out`` at once.
     """
-    files, empty = collect_inputs(paths)
+    files, empty, _ = collect_inputs(paths)
+    check_outputs(files, None if out is None else Path(out), None if report is None else Path(report))
     detector = model if isinstance(model, Scorer) else load_detector(model)
     options = options or ScanOptions()
     if report is not None and options.keep_evidence == 0:
-        options = ScanOptions(options.num_frames, options.every, options.trim, keep_evidence=3)
+        options = replace(options, keep_evidence=3)
     scanner = Scanner(detector, options)
-    writer = JsonlWriter(out, append=resume) if out is not None else None  # repairs before reading
-    skip = done_files(out) if (out is not None and resume) else set()
-    todo = [f for f in files if str(f) not in skip]
-    empty = [d for d in empty if str(d) not in skip]
+    # the lock and the repair come before reading what is done
+    writer = JsonlWriter(out, append=resume, retry_errors=retry_errors) if out is not None else None
+    skip = done_files(out, retry_errors) if (out is not None and resume) else set()
+    todo = [f for f in files if path_key(f) not in skip]
+    empty = [d for d in empty if path_key(d) not in skip]
     console = console or Console(stderr=True)
     records: list[FileRecord] = []
     sections: list[tuple[FileRecord, str]] = []

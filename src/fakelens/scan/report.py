@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from fakelens.models.detector import Detector
+from fakelens.models.scorer import threshold_text
 from fakelens.records import FileRecord
 from fakelens.scan.explain import grad_cam, overlay
 from fakelens.scan.scanner import FileResult
@@ -83,7 +84,7 @@ def write_report(
     sections = sorted(sections, key=lambda x: (order.get(x[0].verdict, 9), -(x[0].score or 0)))
     counts = Counter(rec.verdict for rec, _ in sections)
     model = html.escape(detector.name) if detector else "?"
-    threshold = f"{detector.threshold:.3f}" if detector else "?"
+    threshold = threshold_text(detector) if detector else "?"
     summary = " &middot; ".join(f"{k}: {counts.get(k, 0)}" for k in ("fake", "real", "no_face", "error"))
     body = "\n".join(html_text for _, html_text in sections)
     page = (

@@ -7,6 +7,7 @@ OpenAPI spec at ``/openapi.json`` documents each of them.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fakelens.models.detector import DEFAULT_MODEL, Detector, shipped_models
+from fakelens.models.scorer import file_threshold
 from fakelens.serve.jobs import Job, JobManager
 from fakelens.serve.schemas import ApiError, ErrorOut, HealthOut, JobOut, ModelsOut, ScanResult
 from fakelens.serve.service import (
@@ -101,6 +103,7 @@ def create_app(settings: ServeSettings | None = None, detector: Detector | None 
     jobs = JobManager(settings.max_queue, settings.max_jobs, settings.job_ttl_s)
     scanner = ServeScanner(detector, settings)
     receiving = [0]  # uploads streaming in or being checked: each may hold up to max_upload_mb on disk
+    per_client: Counter[str] = Counter()  # the same, per client address
     backend = getattr(detector, "backend", "torch")  # what "auto" chose
 
     @asynccontextmanager
@@ -163,15 +166,20 @@ def create_app(settings: ServeSettings | None = None, detector: Detector | None 
     @app.get("/v1/models", response_model=ModelsOut, tags=["service"])
     async def models():
         shipped = shipped_models()
+        # where a model lives on the server is not the client's business: shipped or a checkpoint
         rows = [
-            {"name": n, "default": n == DEFAULT_MODEL, "loaded": n == detector.name, "path": str(p)}
-            for n, p in shipped.items()
+            {"name": n, "default": n == DEFAULT_MODEL, "loaded": n == detector.name, "source": "shipped"}
+            for n in shipped
         ]
         if detector.name not in shipped:
-            rows.append(
-                {"name": detector.name, "default": False, "loaded": True, "path": settings.model or ""}
-            )
-        return {"loaded": detector.name, "backend": backend, "threshold": detector.threshold, "models": rows}
+            rows.append({"name": detector.name, "default": False, "loaded": True, "source": "checkpoint"})
+        return {
+            "loaded": detector.name,
+            "backend": backend,
+            "threshold": detector.threshold,
+            "video_threshold": file_threshold(detector, "video"),
+            "models": rows,
+        }
 
     @app.post(
         "/v1/scan",
@@ -198,9 +206,18 @@ def create_app(settings: ServeSettings | None = None, detector: Detector | None 
         if receiving[0] >= settings.max_queue or jobs.counts()[0] >= settings.max_queue:
             # refused before a byte is written: a full server must not fill its disk with uploads
             raise ApiError(429, "busy", "too many uploads in flight; retry later", {"Retry-After": "1"})
+        client = request.client.host if request.client else "unknown"
+        if per_client[client] >= settings.max_uploads_per_client:  # one client cannot take every slot
+            raise ApiError(
+                429,
+                "busy",
+                f"this client already has {per_client[client]} uploads in flight; retry later",
+                {"Retry-After": "1"},
+            )
         folder = make_upload_dir(settings)
         job = None
         receiving[0] += 1  # until the upload is queued or refused: it holds disk all that time
+        per_client[client] += 1
         try:
             upload = await receive_upload(request, settings, folder)
             kind = sniff(upload)
@@ -218,6 +235,9 @@ def create_app(settings: ServeSettings | None = None, detector: Detector | None 
             job = jobs.submit(work, timeout, lambda: remove_upload_dir(folder), remember=kind == "video")
         finally:
             receiving[0] -= 1
+            per_client[client] -= 1
+            if per_client[client] <= 0:
+                del per_client[client]
             if job is None:  # refused before the worker took ownership of the folder
                 remove_upload_dir(folder)
         if kind == "video":

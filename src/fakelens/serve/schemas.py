@@ -62,6 +62,9 @@ class FileRecordOut(BaseModel):
     track: int | None = Field(None, description="the face track whose score is the file's")
     track_frames: int = Field(0, description="examined frames in which that track has a face")
     note: str | None = Field(None, description="why a readable file has no verdict (no_face), in words")
+    faces_not_examined: int = Field(
+        0, description="faces beyond max_faces per frame (the smallest), not scored"
+    )
     type: Literal["file"] = "file"
 
 
@@ -98,13 +101,16 @@ class ModelOut(BaseModel):
     name: str
     default: bool
     loaded: bool = Field(description="The model this server scans with")
-    path: str
+    source: Literal["shipped", "checkpoint"] = Field(
+        description="shipped with fakelens, or a checkpoint folder given to the server (never its path)"
+    )
 
 
 class ModelsOut(BaseModel):
     loaded: str
     backend: str
     threshold: float
+    video_threshold: float  # videos' own (a track's trimmed mean), or the face threshold again
     models: list[ModelOut]
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from fakelens.errors import FakelensError
 from fakelens.media import load_image, probe_video, sample_frames, sniff_kind
+from fakelens.media.image import load_image_frames
 from fakelens.models.detector import Detector
 from fakelens.records import to_json
 from fakelens.scan.scanner import Evidence, FileResult, ModelFailure, Scanner, ScanOptions
@@ -97,17 +98,31 @@ class ServeScanner(Scanner):
         self._job: Job | None = None
         self._planned = 1
 
+    def _checkpoint(self) -> None:
+        if self._job is not None:
+            self._job.check()  # raises JobCancelled: the request timed out or went away
+
     def _frames(self, path: Path, kind: str):
         job = self._job
         if kind == "image":
             image, self._image = self._image, None
             yield 0, 0.0, image if image is not None else load_image(path, self.settings.max_pixels)
             return
-        for n, fr in enumerate(sample_frames(path, num_frames=self.options.num_frames), start=1):
+        if kind == "animation":  # the frames are read again: the decoded first one is not enough
+            self._image = None
+            frames = load_image_frames(path, self.options.num_frames, self.settings.max_pixels)
+        else:
+            frames = (
+                (fr.index, fr.time_s, fr.image)
+                for fr in sample_frames(
+                    path, num_frames=self.options.num_frames, max_pixels=self.settings.max_pixels
+                )
+            )
+        for n, frame in enumerate(frames, start=1):
             if job is not None:
                 job.check()
                 job.progress = min(0.99, (n - 1) / self._planned)
-            yield fr.index, fr.time_s, fr.image
+            yield frame
 
     def scan_upload(
         self, upload: Upload, job: Job, image: np.ndarray | None, planned: int, evidence: bool

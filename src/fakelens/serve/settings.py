@@ -23,6 +23,11 @@ class ServeSettings:
     job_timeout_s: float = 600.0  # a video job's scan time
     job_ttl_s: float = 600.0  # finished jobs (and their results) are forgotten after this
     max_queue: int = 32  # scans waiting for the worker (and uploads streaming in); more get 429
+    max_uploads_per_client: int = 8  # uploads streaming in from one client address at once; more get 429
+    # a body must keep coming: after upload_grace_s it must average min_upload_kbps (KB/s), so a
+    # slow-body client holds an upload slot for seconds, not for the whole request timeout
+    upload_grace_s: float = 5.0
+    min_upload_kbps: float = 32.0
     max_jobs: int = 256  # video jobs remembered at once (oldest finished ones go first)
     num_frames: int = 32  # frames sampled per video, evenly over its duration
     evidence_faces: int = 3  # top faces returned with crops and heat maps for ?evidence=true
@@ -31,10 +36,13 @@ class ServeSettings:
     def __post_init__(self):
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
-        for name in ("max_upload_mb", "max_video_s", "request_timeout_s", "job_timeout_s", "job_ttl_s"):
+        for name in (
+            *("max_upload_mb", "max_video_s", "request_timeout_s", "job_timeout_s", "job_ttl_s"),
+            *("upload_grace_s", "min_upload_kbps"),
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("max_pixels", "max_queue", "max_jobs", "num_frames"):
+        for name in ("max_pixels", "max_queue", "max_uploads_per_client", "max_jobs", "num_frames"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 

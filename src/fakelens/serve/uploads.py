@@ -7,10 +7,12 @@ reading anything), and the client's file name is kept only as a label: it never 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import time
 import unicodedata
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +36,38 @@ class Upload:
     head: bytes  # first bytes, for content sniffing
 
 
+OWNER = "owner"  # in each upload folder: "<pid> <process start time>" of the server that made it
+
+
+def _process_start(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot, /proc), or None where it is not running:
+    with the pid it names one process even after the pid is reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]  # field 22; the name before ")" may hold spaces
+
+
 def make_upload_dir(settings: ServeSettings) -> Path:
     if settings.tmp_dir is not None:
         Path(settings.tmp_dir).mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="fakelens-serve-", dir=settings.tmp_dir))
+    folder = Path(tempfile.mkdtemp(prefix="fakelens-serve-", dir=settings.tmp_dir))
+    pid = os.getpid()
+    (folder / OWNER).write_text(f"{pid} {_process_start(pid)}\n")
+    return folder
+
+
+def _owner_gone(folder: Path) -> bool | None:
+    """True when the server that made the folder is no longer running, None when unknown."""
+    try:
+        pid_text, start = (folder / OWNER).read_text().split()
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return None
+    if not Path("/proc/self/stat").exists():  # no /proc here: cannot tell
+        return None
+    return _process_start(pid) != start
 
 
 def remove_upload_dir(folder: Path | None) -> None:
@@ -48,9 +78,10 @@ def remove_upload_dir(folder: Path | None) -> None:
 def sweep_stale_upload_dirs(settings: ServeSettings, now: float | None = None) -> int:
     """Remove upload folders a killed server left behind; returns how many.
 
-    A folder lives at most one upload, a wait behind a full queue and one scan; one untouched for
-    twice that (and at least an hour) belongs to no live server with these settings, even when
-    several servers share the temp dir.
+    A folder names the server process that made it (``owner``): when that process is gone, the
+    folder goes at once. A folder without one (an older server's) lives at most one upload, a wait
+    behind a full queue and one scan; one untouched for twice that (and at least an hour) belongs
+    to no live server with these settings, even when several servers share the temp dir.
     """
     root = Path(settings.tmp_dir) if settings.tmp_dir is not None else Path(tempfile.gettempdir())
     lifetime = settings.request_timeout_s + (settings.max_queue + 1) * settings.job_timeout_s
@@ -59,7 +90,8 @@ def sweep_stale_upload_dirs(settings: ServeSettings, now: float | None = None) -
     removed = 0
     for folder in root.glob("fakelens-serve-*"):
         try:
-            stale = folder.is_dir() and now - folder.stat().st_mtime > max_age
+            gone = _owner_gone(folder) if folder.is_dir() else False
+            stale = gone if gone is not None else folder.is_dir() and now - folder.stat().st_mtime > max_age
         except OSError:  # removed meanwhile by another server
             continue
         if stale and not folder.is_symlink():
@@ -175,6 +207,32 @@ def check_declared_size(request: Request, limit: int) -> None:
         )
 
 
+class _TooSlow(Exception):
+    pass
+
+
+async def _paced(chunks: AsyncIterator[bytes], settings: ServeSettings) -> AsyncIterator[bytes]:
+    """The body's chunks, each due before the average rate since the start would fall under
+    ``min_upload_kbps`` (never before ``upload_grace_s``): a stalled or trickling body ends in
+    seconds instead of holding an upload slot until the request timeout."""
+    rate = settings.min_upload_kbps * 1024
+    start, received = time.monotonic(), 0
+    iterator = aiter(chunks)
+    while True:
+        due = start + max(settings.upload_grace_s, (received + 1) / rate)
+        try:
+            chunk = await asyncio.wait_for(anext(iterator), timeout=max(0.0, due - time.monotonic()))
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise _TooSlow(
+                f"the upload arrived slower than {settings.min_upload_kbps:g} KB/s "
+                f"({received} bytes in {time.monotonic() - start:.1f} s)"
+            ) from None
+        received += len(chunk)
+        yield chunk
+
+
 async def receive_upload(request: Request, settings: ServeSettings, folder: Path) -> Upload:
     """Stream the ``file`` field of a multipart body into ``folder``; ApiError for every refusal."""
     limit = settings.max_upload_bytes
@@ -191,7 +249,7 @@ async def receive_upload(request: Request, settings: ServeSettings, folder: Path
     try:
         parser = MultipartParser(params[b"boundary"], receiver.callbacks())
         async with asyncio.timeout(settings.request_timeout_s):
-            async for chunk in request.stream():
+            async for chunk in _paced(request.stream(), settings):
                 total += len(chunk)
                 if total > limit + _OVERHEAD:
                     raise ApiError(
@@ -203,6 +261,8 @@ async def receive_upload(request: Request, settings: ServeSettings, folder: Path
         raise ApiError(
             408, "upload_timeout", f"the upload took longer than {settings.request_timeout_s:g} s"
         ) from None
+    except _TooSlow as err:
+        raise ApiError(408, "upload_too_slow", str(err)) from None
     except ClientDisconnect:
         raise ApiError(400, "client_disconnected", "the client closed the connection mid-upload") from None
     except (MultipartParseError, ValueError) as err:

@@ -30,6 +30,14 @@ class ModelSection(_Strict):
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
 
 
+class ManifestSplit(_Strict):
+    """Shares for re-splitting a manifest by its ``group`` column (``data.manifest_split``)."""
+
+    val: float = Field(0.25, gt=0, lt=1)
+    test: float = Field(0.1, ge=0, lt=1)  # held out: never read by training
+    salt: str = "fakelens"
+
+
 class DataSection(_Strict):
     # Real faces come from folders (split by group, see data/splits.py) and/or from a manifest's
     # label-0 rows (its ``split`` column, else by group); label-1 rows are ready-made fakes. Validation is
@@ -63,6 +71,10 @@ class DataSection(_Strict):
     # groups left out of training and validation altogether (manifest ``group`` column, else the
     # folder group): e.g. sources whose generated fakes sit in a benchmark, so it measures unseen people
     exclude_groups: list[str] = Field(default_factory=list)
+    # re-split the manifest's rows by group with these shares instead of its ``split`` column: for a
+    # dataset whose own split leaves too few validation groups once ``exclude_groups`` are out. A fake
+    # whose source groups (a driving clip, a swap donor) fall in two splits is left out.
+    manifest_split: ManifestSplit | None = None
     limit: int | None = Field(None, ge=4)  # use only the first N training faces (smoke runs)
     cache_dir: Path | None = Path(".cache/fakelens")
 

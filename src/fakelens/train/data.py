@@ -7,7 +7,7 @@ domain's ``val`` share, never a held-out split; ``ensemble`` reuses it to stack 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -76,6 +76,7 @@ def manifest_splits(
     rule: SplitRule,
     framing: str | None = None,
     exclude_groups: Iterable[str] = (),
+    resplit: SplitRule | None = None,
 ) -> tuple[Splits, Splits, set[Path]]:
     """Reals and ready-made fakes (label 1 rows: a protocol fold's forgeries) for training and
     validation from manifests, and the rows that are aligned crops in the model's ``framing``.
@@ -83,13 +84,16 @@ def manifest_splits(
     Without ``val_manifest`` the manifest's ``split`` column decides (``train``/``val``; any other
     split is never read); rows without one are split by group (``group`` column, else
     ``video_id``, else the file) with ``rule``. With ``val_manifest`` (a protocol fold) the first
-    manifest trains and the second selects. Rows of ``exclude_groups`` are left out of both."""
+    manifest trains and the second selects. Rows of ``exclude_groups`` are left out of both. With
+    ``resplit`` every row is assigned by its group with that rule instead of its split column."""
     from fakelens.data.manifest import read_manifest
 
     def group(r) -> str:
         return r.group or r.video_id or str(r.path)
 
     rows = _without_groups(read_manifest(manifest), group, exclude_groups, "data.manifest")
+    if resplit is not None:
+        rows = _resplit(rows, group, resplit)
     if val_manifest is None:
         loose = sum(1 for r in rows if not (r.split or r.group or r.video_id))
         if loose:
@@ -115,6 +119,21 @@ def manifest_splits(
         return out
 
     return splits(0), splits(1), aligned
+
+
+def _resplit(rows: list, group, rule: SplitRule) -> list:
+    """Rows re-assigned by group; a fake built from clips of two splits would carry one split's
+    people or motion into the other, so it is left out."""
+    kept = []
+    for r in rows:
+        splits = {rule.assign(g) for g in (group(r), *r.source_groups)}
+        if len(splits) == 1:
+            kept.append(replace(r, split=splits.pop()))
+    if len(kept) < len(rows):
+        console.print(
+            f"data.manifest_split: left out {len(rows) - len(kept)} fakes made from two splits' clips"
+        )
+    return kept
 
 
 def _without_groups(rows: list, group, exclude: Iterable[str], key: str) -> list:
@@ -155,8 +174,10 @@ def data_splits(data: DataSection, framing: str | None = None) -> tuple[Splits, 
     rule = SplitRule(val=data.val_fraction, test=data.test_fraction, salt=data.split_salt)
     fake_rule = SplitRule(val=data.val_fraction, test=data.fake_test_fraction, salt=data.split_salt)
     if data.manifest is not None:
+        resplit = data.manifest_split
+        resplit_rule = resplit and SplitRule(val=resplit.val, test=resplit.test, salt=resplit.salt)
         reals, fakes, aligned = manifest_splits(
-            data.manifest, data.val_manifest, rule, framing, data.exclude_groups
+            data.manifest, data.val_manifest, rule, framing, data.exclude_groups, resplit_rule
         )
         if not data.manifest_fakes:
             fakes = Splits(fake_rule)

@@ -46,6 +46,8 @@ def rss_mb(pid: int) -> float:
 def start_server(port: int, backend: str, max_queue: int) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "fakelens.cli", "serve", "--port", str(port), "--backend", backend]
     cmd += ["--max-queue", str(max_queue)]  # room for every client: a 429 would count as an error
+    # the clients are simulated on one loopback address: each is its own client here
+    cmd += ["--max-uploads-per-client", str(max_queue)]
     # uvicorn's access log (stdout) is discarded; stderr goes to a file, read if the server dies
     # (a pipe nobody drains would fill up and block the server mid-benchmark)
     log = tempfile.TemporaryFile(mode="w+")

@@ -32,7 +32,7 @@ from fakelens.evaluate.run import evaluate_manifest
 from fakelens.faces.pipeline import FaceConfig
 from fakelens.media import load_image
 from fakelens.metrics import binary_metrics
-from fakelens.models.checkpoint import PHOTO_MODEL
+from fakelens.models.checkpoint import PREVIOUS_MODEL
 from fakelens.models.detector import DEFAULT_MODEL, load_detector
 from fakelens.models.registry import create_model
 from fakelens.preprocess import Preprocess
@@ -123,7 +123,7 @@ def model_table(name: str, reals, fakes, degraded, sources, out: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=f"{PHOTO_MODEL},{DEFAULT_MODEL}")
+    ap.add_argument("--model", default=f"{DEFAULT_MODEL},{PREVIOUS_MODEL}")
     ap.add_argument("--split", choices=("dev", "final"), default="dev")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench-synthetic")
     ap.add_argument("--no-logo", action="store_true", help="skip (a), the leave-one-generator-out refits")

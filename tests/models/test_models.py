@@ -101,8 +101,8 @@ def test_shipped_default_model_scores_faces(default_detector):
         "ensemble",
     )
     members = [m["architecture"] for m in cfg["model_kwargs"]["members"]]
-    assert members == ["sbi-effnet-lite0", "npr"] and cfg["ensemble"]["mode"] == "max"
-    assert 0 < default_detector.threshold < 1
+    assert members == ["sbi-effnet-lite0", "npr", "probe-effnet-lite2"] and cfg["ensemble"]["mode"] == "max"
+    assert 0 < default_detector.threshold < 1 and 0 < cfg["video_threshold"] < 1
     scores = default_detector.predict_proba([np.zeros((224, 224, 3), np.uint8)] * 2)
     assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
     assert default_detector.predict_proba([]).shape == (0,)

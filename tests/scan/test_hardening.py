@@ -135,6 +135,9 @@ def test_resume_matches_resolved_paths_and_retries_errors(tmp_path, demo_dir, ti
 
 
 def test_bad_threshold_and_undecodable_names(tmp_path, demo_dir, tiny_detector):
+    (tmp_path / "notes.txt").write_text("not media")
+    res = runner.invoke(app, ["scan", str(tmp_path / "notes.txt"), "--out", str(tmp_path / "e.jsonl"), "-q"])
+    assert res.exit_code == 1  # every file errored: not 0
     for bad in ("nan", "inf", "-0.5", "1.5"):
         res = runner.invoke(app, ["scan", str(demo_dir / "astronaut.png"), "--threshold", bad, "-q"])
         assert res.exit_code == 2 and "--threshold must be a score between 0 and 1" in res.output

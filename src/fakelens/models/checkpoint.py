@@ -23,10 +23,8 @@ from fakelens.preprocess import Preprocess
 
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
-DEFAULT_MODEL = "video-npr-ensemble"
-PREVIOUS_MODEL = "sbi-nprsoft-ensemble-ffhq"  # the default before it: benchmarks print both side by side
-# the still-image candidate (issue 12): better on GAN/diffusion photos, not promoted (docs/benchmarks.md)
-PHOTO_MODEL = "video-photo-ensemble"
+DEFAULT_MODEL = "video-photo-ensemble"
+PREVIOUS_MODEL = "video-npr-ensemble"  # the default before it: benchmarks print both side by side
 
 
 def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: dict, half: bool = False) -> Path:

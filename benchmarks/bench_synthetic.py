@@ -36,12 +36,16 @@ from fakelens.models.checkpoint import PREVIOUS_MODEL
 from fakelens.models.detector import DEFAULT_MODEL, load_detector
 from fakelens.models.registry import create_model
 from fakelens.preprocess import Preprocess
+from fakelens.scan import ScanOptions, scan_paths
 from fakelens.train.config import TrainConfig
 from fakelens.train.data import data_splits, load_faces
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 RECIPE = ROOT / "configs" / "models" / "probe-lite2-photos.yaml"
+
+
+WHOLE = "+whole"  # --model NAME+whole: scored with the whole picture too (scan --whole-image)
 
 
 def real_sources() -> dict[str, str]:
@@ -90,14 +94,25 @@ def score_files(model, rows: list[dict], out: Path) -> dict[str, float]:
     return scores
 
 
+def whole_image_scores(detector, paths: list[Path]) -> dict[str, float]:
+    """File -> its score as `fakelens scan --whole-image` gives it (files without a face are absent)."""
+    records = scan_paths(paths, model=detector, options=ScanOptions(whole_image=True), progress=False)
+    return {r.file: r.score for r in records if r.score is not None}
+
+
 def model_table(name: str, reals, fakes, degraded, sources, out: Path) -> dict:
-    detector = load_detector(name)
+    """``name`` is a shipped model or checkpoint; ``NAME+whole`` scores it as --whole-image does."""
+    whole = name.endswith(WHOLE)
+    detector = load_detector(name.removesuffix(WHOLE))
     rows = [{"path": str(p), "label": "real", "method": ""} for p in reals]
     rows += [{"path": str(p), "label": "fake", "method": family_of(p)} for p in fakes]
     for kind, paths in degraded.items():
         rows += [{"path": str(p), "label": "real", "method": kind} for p in paths]
     slug = name.replace("/", "_")
-    s = score_files(detector, rows, out / slug)
+    if whole:
+        s = whole_image_scores(detector, [Path(r["path"]) for r in rows])
+    else:
+        s = score_files(detector, rows, out / slug)
     real_s = np.array([s[str(p)] for p in reals if str(p) in s])
     fams = defaultdict(list)
     for p in fakes:
@@ -118,7 +133,8 @@ def model_table(name: str, reals, fakes, degraded, sources, out: Path) -> dict:
                 len(vals),
                 float(np.mean(np.array(vals) >= detector.threshold)) if vals else None,
             )
-    return {"model": detector.name, "threshold": detector.threshold, "auc": auc, "false_alarms": fa}
+    label = detector.name + (" --whole-image" if whole else "")
+    return {"model": label, "threshold": detector.threshold, "auc": auc, "false_alarms": fa}
 
 
 def main() -> None:

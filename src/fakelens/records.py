@@ -47,6 +47,8 @@ class FileRecord:
     )
     note: str | None = None  # why a readable file has no verdict (no_face), in words
     faces_not_examined: int = 0  # faces beyond the scan's max_faces per frame (smallest first)
+    image_score: float | None = None  # --whole-image: p(fake) of the whole picture (one-face images)
+    decided_by: str | None = None  # --whole-image: "face" or "whole image", whichever gave the score
     type: str = field(default="file", init=False)
 
 
@@ -68,9 +70,9 @@ def to_json(record: FaceRecord | FileRecord) -> str:
     that strict readers reject: ``file`` shows its bad bytes as ``\\xNN`` and ``file_bytes`` holds
     the exact name (base64), which :func:`from_json` and ``--resume`` read back."""
     data = asdict(record)
-    for key in ("score", "time_s", "seconds"):
+    for key in ("score", "time_s", "seconds", "image_score"):
         if isinstance(data.get(key), float):
-            data[key] = round(data[key], 6 if key == "score" else 3)
+            data[key] = round(data[key], 6 if key in ("score", "image_score") else 3)
     for key, value in list(data.items()):
         if isinstance(value, str) and not _is_clean(value):
             if key == "file":

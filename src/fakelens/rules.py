@@ -30,6 +30,8 @@ import numpy as np
 DEFAULT_TRIM = 0.2
 FRAME_RULE = "max over faces"  # a frame's score from its faces
 IMAGE_RULE = FRAME_RULE  # an image is one frame
+# --whole-image: a generated portrait is a whole-image fake, so the picture itself is scored too
+WHOLE_IMAGE_RULE = "the higher of the face's score and the whole picture's (one-face images)"
 VIDEO_RULE = "max over face tracks of the 20%-trimmed mean of the track's face scores"
 TRACK_MIN_SHARE = 0.25  # of the frames with a face: shorter tracks do not decide (misdetections)
 TRACK_MAX_GAP = 4  # frames with a face that a track may miss and still continue

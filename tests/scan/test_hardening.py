@@ -68,18 +68,19 @@ def test_content_decides_and_skipped_files_are_counted_with_reasons(tmp_path, de
     (folder / "photo.jfif").write_bytes(cv2.imencode(".jpg", image)[1].tobytes())
     shutil.copy(demo_dir / "astronaut-pan.mp4", folder / "stream.ts")
     (folder / "README.txt").write_text("not media")
+    (folder / "BMW.txt").write_text("BMW notes: starts like a BMP")
     shutil.copy(demo_dir / "astronaut.png", folder / ".hidden.png")
     (folder / ".cache").mkdir()
     files, _, skipped = collect_inputs([folder])
     assert sorted(p.name for p in files) == ["clip.jpg", "photo.jfif", "stream.ts"]
     reasons = {p.name: why for p, why in skipped}
-    assert set(reasons) == {"README.txt", ".hidden.png", ".cache"}
+    assert set(reasons) == {"README.txt", "BMW.txt", ".hidden.png", ".cache"}
     assert "not an image or video" in reasons["README.txt"] and "hidden" in reasons[".hidden.png"]
     records = {os.path.basename(r.file): r for r in scan_paths(files, model=tiny_detector, progress=False)}
     assert records["clip.jpg"].kind == "video" and records["clip.jpg"].verdict in ("real", "fake")
     assert records["photo.jfif"].kind == "image" and records["photo.jfif"].faces == 1
     res = runner.invoke(app, ["scan", str(folder), "--out", str(tmp_path / "r.jsonl"), "--frames", "2"])
-    assert "3 skipped: " in res.stderr and "1 not an image or video" in res.stderr
+    assert "4 skipped: " in res.stderr and "2 not an image or video" in res.stderr
 
 
 def test_faces_beyond_the_cap_are_examined_by_default_and_counted_when_capped(

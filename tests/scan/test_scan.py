@@ -206,3 +206,28 @@ def test_videos_are_called_at_their_own_threshold_and_an_override_sets_both(mixe
     set_threshold(det, max(video, image) + 0.01)  # --threshold: one rule for every file
     assert {r.verdict for r in scan_paths(paths, model=det, progress=False)} == {"real"}
     assert "video_threshold" not in det.config and "video_threshold" not in tiny_detector.config
+
+
+def test_whole_image_scores_the_picture_of_one_face_images(tmp_path, demo_dir, tiny_detector, astronaut):
+    import cv2
+
+    from fakelens.media import load_image
+    from fakelens.models.file_scanner import whole_picture
+    from fakelens.rules import WHOLE_IMAGE_RULE
+
+    cv2.imwrite(str(tmp_path / "two.png"), np.hstack([astronaut[..., ::-1]] * 2))
+    opts = ScanOptions(whole_image=True)
+    one, two = scan_paths(
+        [demo_dir / "astronaut.png", tmp_path / "two.png"], model=tiny_detector, options=opts
+    )
+    size = tiny_detector.face.crop.size
+    expected = float(
+        tiny_detector.predict_proba([whole_picture(load_image(demo_dir / "astronaut.png"), size)])[0]
+    )
+    plain = scan_paths([demo_dir / "astronaut.png"], model=tiny_detector, progress=False)[0]
+    assert one.image_score == pytest.approx(expected, abs=1e-6) and one.rule == WHOLE_IMAGE_RULE
+    assert one.score == pytest.approx(max(plain.score, expected), abs=1e-6)
+    assert one.decided_by == ("whole image" if expected > plain.score else "face")
+    assert two.faces == 2 and two.image_score is None and two.decided_by is None  # not a portrait
+    assert plain.image_score is None and plain.rule != WHOLE_IMAGE_RULE  # off by default
+    assert whole_picture(np.zeros((300, 500, 3), np.uint8), 224).shape == (224, 224, 3)

@@ -34,6 +34,12 @@ def scan(
     max_faces: Annotated[
         int, typer.Option(min=1, help="Faces examined per frame, largest first; the rest are counted.")
     ] = 64,
+    whole_image: Annotated[
+        bool,
+        typer.Option(
+            help="Also score the whole picture of one-face images (generated portraits); the higher wins."
+        ),
+    ] = False,
     resume: Annotated[bool, typer.Option(help="Skip files already in --out; append new records.")] = False,
     retry_errors: Annotated[
         bool, typer.Option(help="Resume, and scan files whose record is an error again.")
@@ -68,7 +74,7 @@ def scan(
         detector.model  # noqa: B018 - raises the one-line reason before any file is scanned
     if threshold is not None:
         set_threshold(detector, threshold)
-    options = ScanOptions(num_frames=frames, every=every, max_faces=max_faces)
+    options = ScanOptions(num_frames=frames, every=every, max_faces=max_faces, whole_image=whole_image)
     records = scan_paths(
         paths,
         out,

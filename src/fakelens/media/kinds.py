@@ -149,7 +149,12 @@ def _not_media(path: Path) -> str | None:
         if err.reason.startswith("not a regular file"):
             return err.reason
         return None  # unreadable (a symlink loop, no permission): its error record says why
-    if sniff_kind(head) is not None or path.suffix.lower() in MEDIA_EXTENSIONS:
+    if path.suffix.lower() in MEDIA_EXTENSIONS:
+        return None
+    # without a media extension only distinctive signatures count: a text file may well start with
+    # "BM" or "P1" (BMP and PNM's two-byte magic)
+    weak = head.startswith(b"BM") or head[:1] == b"P"
+    if sniff_kind(head) is not None and not weak:
         return None
     return "not an image or video (content and extension unknown)"
 

@@ -27,7 +27,14 @@ from fakelens.media.image import image_frame_count, load_image_frames
 from fakelens.media.video import stream_note
 from fakelens.models.scorer import Scorer, file_threshold
 from fakelens.records import FaceRecord, FileRecord
-from fakelens.rules import DEFAULT_TRIM, IMAGE_RULE, frame_scores_of, track_video_score, video_rule
+from fakelens.rules import (
+    DEFAULT_TRIM,
+    IMAGE_RULE,
+    WHOLE_IMAGE_RULE,
+    frame_scores_of,
+    track_video_score,
+    video_rule,
+)
 
 # what reading a bad file raises (media/ turns most into MediaError; the rest are the decoders' own)
 READ_ERRORS: tuple[type[BaseException], ...] = (
@@ -64,6 +71,9 @@ class ScanOptions:
     # faces examined per frame, largest first (the model's own max_faces is a training choice and
     # would hide a forged face in a crowd); faces beyond it are counted in the record
     max_faces: int = 64
+    # also score the whole picture of a one-face image (centre square at the crop size): generated
+    # portraits are fakes as a whole; the file score is the higher one and the record says which
+    whole_image: bool = False
     # applied to each decoded frame (RGB uint8) before face detection, e.g. a robustness
     # perturbation: the whole frame is degraded, as in the wild; video frames one at a time
     transform: Callable[[np.ndarray], np.ndarray] | None = None
@@ -96,6 +106,15 @@ def thumbnail(image: np.ndarray, box: tuple[float, float, float, float], max_sid
     x0, y0, x1, y1 = (int(round(v * scale)) for v in box)
     cv2.rectangle(small, (x0, y0), (x1, y1), (255, 40, 40), 2)
     return small
+
+
+def whole_picture(image: np.ndarray, size: int) -> np.ndarray:
+    """The largest centred square of a picture at ``size`` px: what --whole-image scores."""
+    h, w = image.shape[:2]
+    side = min(h, w)
+    y, x = (h - side) // 2, (w - side) // 2
+    square = image[y : y + side, x : x + side]
+    return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_CUBIC)
 
 
 def read_error_message(path: str | Path, err: BaseException) -> str:
@@ -148,6 +167,7 @@ class Scanner:
         pending: list[tuple] = []
         frames = faceless = not_examined = 0
         media_note: str | None = None
+        still: np.ndarray | None = None  # an image's picture, for --whole-image
         error: str | None = None
 
         def flush() -> None:
@@ -186,6 +206,8 @@ class Scanner:
                     error = read_error_message(name, err)
                     break
                 frames += 1
+                if kind == "image" and self.options.whole_image:
+                    still = image
                 try:  # detection and scoring: a failure here is the model's, and stops the run
                     self._checkpoint()
                     found = self.faces.detect_all(image)
@@ -234,6 +256,16 @@ class Scanner:
             score = frame_scores[0] if frame_scores else None
         else:
             rule = video_rule(self.options.trim)
+        image_score = decided_by = None
+        if still is not None and len(face_records) == 1:
+            try:
+                image_score = float(det.predict_proba([whole_picture(still, det.face.crop.size)])[0])
+            except FakelensError:
+                raise
+            except Exception as err:
+                raise ModelFailure(name, err) from err
+            decided_by = "whole image" if image_score > score else "face"
+            score, rule = max(score, image_score), WHOLE_IMAGE_RULE
         if face_records:
             video, best, ids = track_video_score(face_records, self.options.trim)
             face_records = [replace(f, track=t) for f, t in zip(face_records, ids, strict=True)]
@@ -277,6 +309,8 @@ class Scanner:
             track_frames=track_frames,
             note=note,
             faces_not_examined=not_examined,
+            image_score=image_score,
+            decided_by=decided_by,
         )
         return FileResult(rec, face_records, evidence)
 

@@ -128,6 +128,8 @@ class JsonlWriter:
         except BlockingIOError:
             self._fh.close()
             raise FakelensError("another scan is writing it (locked)", self.path, "cannot write") from None
+        except OSError:  # a file system without locks (some network mounts): write unguarded
+            pass
         if append:
             repair(self.path, drop_errors=retry_errors)
         else:

@@ -65,6 +65,8 @@ class FileRecordOut(BaseModel):
     faces_not_examined: int = Field(
         0, description="faces beyond max_faces per frame (the smallest), not scored"
     )
+    image_score: float | None = Field(None, description="whole-image mode: p(fake) of the whole picture")
+    decided_by: str | None = Field(None, description="whole-image mode: 'face' or 'whole image'")
     type: Literal["file"] = "file"
 
 

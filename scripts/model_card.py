@@ -18,6 +18,14 @@ from card_tables import cross_table, fmt, synthetic_table, video_dev_table
 
 from fakelens.models.detector import DEFAULT_MODEL
 
+# the Makefile target that rebuilds each shipped model by its recipe
+REBUILD = {
+    DEFAULT_MODEL: "train-default",
+    "video-npr-ensemble": "train-previous",
+    "sbi-nprsoft-ensemble-ffhq": "train-ffhq",
+    "sbi-effnet-lite0-ffhq": "train-ffhq",
+}
+
 
 def _load(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path and path.is_file() else None
@@ -223,7 +231,8 @@ def main() -> None:
         "under their Flickr licences (collection CC BY-NC-SA 4.0), StyleGAN2 faces from "
         "thispersondoesnotexist.com; "
         "dlib's 68-point model (alignment, SBI masks) was trained on iBUG 300-W (non-commercial terms).",
-        "- Rebuild: `make train-default` (every network by its recipe, the ensemble, shipping, benchmarks, card).",
+        f"- Rebuild: `make {REBUILD.get(cfg['name'], 'train-default')}` (every network by its recipe, the "
+        "ensemble, shipping; then the benchmarks and `scripts/model_card.py` for this card).",
         *trained_before_lines(cfg),
         "",
         "## Figures",

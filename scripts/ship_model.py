@@ -56,6 +56,8 @@ def calibrate_videos(dst: Path, run: Path, folder: Path, frames: int = 32, rate:
         raise SystemExit(f"--video-calibrate: only {len(clips)} real validation clips in {folder}")
     records = scan_paths([i.source for i in clips], model=str(dst), options=ScanOptions(num_frames=frames))
     scores = np.array([r.score for r in records if r.score is not None])
+    if len(scores) < 10:
+        raise SystemExit(f"--video-calibrate: only {len(scores)} of {len(clips)} validation clips had a face")
     cfg = read_config(dst)
     cfg["video_threshold"] = round(float(np.quantile(scores, 1 - rate, method="higher")), 4)
     groups = len({i.group for i in clips})

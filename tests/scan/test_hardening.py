@@ -187,3 +187,32 @@ def test_the_largest_video_stream_is_read_and_the_record_says_which(tmp_path, as
     (rec,) = scan_paths([path], model=tiny_detector, progress=False)
     assert rec.kind == "video" and rec.faces == 5  # stream 0 (64 px, blank) was read before: no face
     assert "2 video streams: read stream 1 (256x256" in rec.note
+
+
+def test_review_cases_phone_mpo_devices_audio_and_linked_folders(
+    tmp_path, demo_dir, astronaut, tiny_detector
+):
+    """An MPO phone photo is a still (its second picture is a gain map), --out may be a device, an
+    audio MP4 or text that starts like a QuickTime atom is skipped, a symlinked folder is reported."""
+    from PIL import Image
+
+    face = Image.fromarray(astronaut)
+    face.save(tmp_path / "phone.jpg", format="MPO", save_all=True, append_images=[face.resize((64, 64))])
+    (rec,) = scan_paths([tmp_path / "phone.jpg"], "/dev/null", model=tiny_detector, progress=False)
+    assert rec.kind == "image" and rec.faces == 1
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(demo_dir / "astronaut.png", folder / "a.png")
+    (folder / "memo.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00" + b"\0" * 64)
+    (folder / "notes").write_text("Tax-free allowance, see below\n")
+    (tmp_path / "elsewhere").mkdir()
+    (folder / "linked").symlink_to(tmp_path / "elsewhere")
+    files, _, skipped = collect_inputs([folder])
+    reasons = {p.name: why for p, why in skipped}
+    assert [p.name for p in files] == ["a.png"]
+    assert "not an image or video" in reasons["memo.m4a"] and "not an image or video" in reasons["notes"]
+    assert reasons["linked"].startswith("a symlinked folder: not followed")
+    out = tmp_path / "r.jsonl"
+    scan_paths([folder / "a.png"], out, model=tiny_detector, progress=False)
+    again = scan_paths([folder / "a.png"], out, retry_errors=True, model=tiny_detector, progress=False)
+    assert again == [] and len(_files(out)) == 1  # retry_errors resumes: the done file is kept

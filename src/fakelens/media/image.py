@@ -91,7 +91,7 @@ def _check_jpeg_length(fp: IO[bytes], im: Image.Image, name) -> None:
     hold the picture the header claims: it is truncated. This catches a header claiming far more
     picture than the data holds (the memory risk); a milder cut still decodes partly grey.
     (Arithmetic-coded JPEG, rare, could be smaller than the bound.)"""
-    if im.format != "JPEG":
+    if im.format not in ("JPEG", "MPO"):
         return
     at = fp.tell()
     size = fp.seek(0, io.SEEK_END)
@@ -137,13 +137,19 @@ def _decode(fp: IO[bytes], name: str | os.PathLike[str], max_pixels: int) -> np.
         return _frame_rgb(im, name)
 
 
+ANIMATED = ("GIF", "WEBP", "PNG")  # formats whose extra frames are an animation (APNG for PNG)
+
+
 def image_frame_count(path: str | os.PathLike[str]) -> int:
-    """How many frames (an animated GIF, WebP or PNG) or pages (a TIFF) an image file holds."""
+    """How many frames (an animated GIF, WebP or PNG) or pages (a TIFF) an image file holds; 1 for
+    a still, also an MPO phone photo whose second picture is a depth or HDR gain map."""
     try:  # header only; a file that cannot be opened is a still here, and load_image says why
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                return max(1, int(getattr(im, "n_frames", 1) or 1))
+                if im.format == "TIFF" or (getattr(im, "is_animated", False) and im.format in ANIMATED):
+                    return max(1, int(getattr(im, "n_frames", 1) or 1))
+                return 1  # a still, even when the file holds more pictures (MPO's gain map, a preview)
     except Exception:  # noqa: BLE001 - any decoder failure: the loader reports it properly
         return 1
 
@@ -164,6 +170,7 @@ def load_image_frames(
         for index in wanted:
             for k in range(at, index):  # durations of the frames passed over
                 im.seek(k)
+                _check_size(im, path, max_pixels, what=f"frame {k}")  # a GIF canvas can grow here too
                 elapsed_ms += float(im.info.get("duration", 0) or 0)
             try:
                 im.seek(index)

@@ -129,6 +129,10 @@ def _walk(root: Path, recursive: bool, skipped: list[tuple[Path, str]]) -> list[
     for dirpath, dirnames, filenames in os.walk(root):
         base = Path(dirpath)
         skipped += [(base / d, f"{HIDDEN}: folder not searched") for d in dirnames if d.startswith(".")]
+        links = [d for d in dirnames if not d.startswith(".") and (base / d).is_symlink()]
+        skipped += [
+            (base / d, "a symlinked folder: not followed (give it on the command line)") for d in links
+        ]
         dirnames[:] = [] if not recursive else sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
             path = base / name
@@ -152,8 +156,14 @@ def _not_media(path: Path) -> str | None:
     if path.suffix.lower() in MEDIA_EXTENSIONS:
         return None
     # without a media extension only distinctive signatures count: a text file may well start with
-    # "BM" or "P1" (BMP and PNM's two-byte magic)
-    weak = head.startswith(b"BM") or head[:1] == b"P"
+    # "BM" or "P1" (BMP and PNM's two-byte magic), an audio MP4 is no video
+    weak = (
+        head.startswith(b"BM")
+        or head[:1] == b"P"
+        or head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip")  # 4 ASCII bytes text can hold
+        or (head[4:8] == b"ftyp" and head[8:10] == b"M4" and head[10:11] in b"ABP")  # M4A/B/P: audio
+        or head[:1] == b"\x47"  # MPEG-TS sync byte ("G")
+    )
     if sniff_kind(head) is not None and not weak:
         return None
     return "not an image or video (content and extension unknown)"

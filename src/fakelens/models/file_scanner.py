@@ -147,7 +147,7 @@ class Scanner:
             yield 0, 0.0, transform(load_image(path))
             return
         if kind == "animation":  # sampled like a video, by Pillow (FFmpeg reads no TIFF pages)
-            for index, time_s, image in load_image_frames(path, opts.num_frames):
+            for index, time_s, image in load_image_frames(path, opts.num_frames or 32):
                 yield index, time_s, transform(image)
             return
         for fr in sample_frames(path, num_frames=opts.num_frames, every=opts.every):

@@ -89,18 +89,24 @@ def scan_paths(
     if report is not None and options.keep_evidence == 0:
         options = replace(options, keep_evidence=3)
     scanner = Scanner(detector, options)
+    resume = resume or retry_errors  # retrying errors means keeping the rest
+    if report is not None:
+        from fakelens.scan.report import render_section, write_report
+
+        write_report([], report, detector)  # fails now, not after hours, if the path is unusable
     # the lock and the repair come before reading what is done
     writer = JsonlWriter(out, append=resume, retry_errors=retry_errors) if out is not None else None
-    skip = done_files(out, retry_errors) if (out is not None and resume) else set()
+    try:
+        skip = done_files(out, retry_errors) if (out is not None and resume) else set()
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        raise
     todo = [f for f in files if path_key(f) not in skip]
     empty = [d for d in empty if path_key(d) not in skip]
     console = console or Console(stderr=True)
     records: list[FileRecord] = []
     sections: list[tuple[FileRecord, str]] = []
-    if report is not None:
-        from fakelens.scan.report import render_section, write_report
-
-        write_report([], report, detector)  # fails now, not after hours, if the path is unusable
     bar = Progress(
         TextColumn("[bold]scanning"),
         BarColumn(),

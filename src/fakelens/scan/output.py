@@ -130,6 +130,8 @@ class JsonlWriter:
             raise FakelensError("another scan is writing it (locked)", self.path, "cannot write") from None
         except OSError:  # a file system without locks (some network mounts): write unguarded
             pass
+        if not self.path.is_file():  # /dev/stdout, /dev/null, a pipe: nothing to repair or truncate
+            return
         if append:
             repair(self.path, drop_errors=retry_errors)
         else:

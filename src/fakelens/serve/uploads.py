@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import tempfile
 import time
 import unicodedata
@@ -36,7 +37,7 @@ class Upload:
     head: bytes  # first bytes, for content sniffing
 
 
-OWNER = "owner"  # in each upload folder: "<pid> <process start time>" of the server that made it
+OWNER = "owner"  # in each upload folder: "<pid> <process start time> <host> <pid namespace>" of its server
 
 
 def _process_start(pid: int) -> str | None:
@@ -53,19 +54,31 @@ def make_upload_dir(settings: ServeSettings) -> Path:
     if settings.tmp_dir is not None:
         Path(settings.tmp_dir).mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="fakelens-serve-", dir=settings.tmp_dir))
-    pid = os.getpid()
-    (folder / OWNER).write_text(f"{pid} {_process_start(pid)}\n")
+    (folder / OWNER).write_text(_owner_line(os.getpid()) + "\n")
     return folder
+
+
+def _owner_line(pid: int) -> str:
+    return f"{pid} {_process_start(pid)} {_where()}"
+
+
+def _where() -> str:
+    """This machine and pid namespace: a pid means nothing outside them (containers sharing a tmp)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = "unknown"
+    return f"{socket.gethostname()}|{namespace}".replace(" ", "_")
 
 
 def _owner_gone(folder: Path) -> bool | None:
     """True when the server that made the folder is no longer running, None when unknown."""
     try:
-        pid_text, start = (folder / OWNER).read_text().split()
+        pid_text, start, where = (folder / OWNER).read_text().split()
         pid = int(pid_text)
     except (OSError, ValueError):
         return None
-    if not Path("/proc/self/stat").exists():  # no /proc here: cannot tell
+    if where != _where() or start == "None":  # another machine or container, or no /proc: cannot tell
         return None
     return _process_start(pid) != start
 
@@ -78,10 +91,12 @@ def remove_upload_dir(folder: Path | None) -> None:
 def sweep_stale_upload_dirs(settings: ServeSettings, now: float | None = None) -> int:
     """Remove upload folders a killed server left behind; returns how many.
 
-    A folder names the server process that made it (``owner``): when that process is gone, the
-    folder goes at once. A folder without one (an older server's) lives at most one upload, a wait
-    behind a full queue and one scan; one untouched for twice that (and at least an hour) belongs
-    to no live server with these settings, even when several servers share the temp dir.
+    A folder names the server process that made it (``owner``: pid, start time, host and pid
+    namespace): when that process is gone on this host and namespace, the folder goes at once; one
+    made in another container or on another host sharing the folder falls to the age rule. A
+    folder without an owner (an older server's) lives at most one upload, a wait behind a full
+    queue and one scan; one untouched for twice that (and at least an hour) belongs to no live
+    server with these settings, even when several servers share the temp dir.
     """
     root = Path(settings.tmp_dir) if settings.tmp_dir is not None else Path(tempfile.gettempdir())
     lifetime = settings.request_timeout_s + (settings.max_queue + 1) * settings.job_timeout_s

@@ -274,7 +274,9 @@ def test_uploads_in_flight_are_bounded(settings, tiny_detector, make_live_server
     """With max_queue uploads streaming in, the next request is refused before it writes a byte."""
     import httpx
 
-    app = create_app(dataclasses.replace(settings, max_queue=1), tiny_detector)
+    app = create_app(
+        dataclasses.replace(settings, max_queue=1, upload_grace_s=60), tiny_detector
+    )  # stalls stay
     with make_live_server(app) as server:
         stalled = socket.create_connection(("127.0.0.1", server.port), timeout=10)
         try:

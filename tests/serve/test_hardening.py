@@ -27,6 +27,31 @@ def _stall(port: int, source: str = "127.0.0.1") -> socket.socket:
     return s
 
 
+def _reply(s: socket.socket) -> bytes:
+    """One whole HTTP response: headers, then Content-Length bytes (they may come in pieces)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        ),
+        0,
+    )
+    while len(body) < length:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def _wait_uploading(url: str, n: int) -> None:
     deadline = time.monotonic() + 10
     while httpx.get(f"{url}/healthz").json()["uploading"] != n and time.monotonic() < deadline:
@@ -35,14 +60,16 @@ def _wait_uploading(url: str, n: int) -> None:
 
 
 def test_one_slow_client_cannot_take_every_upload_slot(settings, tiny_detector, make_live_server, demo_dir):
-    app = create_app(dataclasses.replace(settings, max_queue=8, max_uploads_per_client=2), tiny_detector)
+    # a long grace: the stalled uploads must outlast the test even on a loaded machine
+    slow_ok = dataclasses.replace(settings, max_queue=8, max_uploads_per_client=2, upload_grace_s=60)
+    app = create_app(slow_ok, tiny_detector)
     photo = {"file": ("a.png", (demo_dir / "astronaut.png").read_bytes())}
     with make_live_server(app) as server:
         stalled = [_stall(server.port, "127.0.0.2") for _ in range(2)]
         try:
             _wait_uploading(server.url, 2)
             third = _stall(server.port, "127.0.0.2")  # the same client's third upload: refused at once
-            reply = third.recv(65536)
+            reply = _reply(third)
             third.close()
             assert reply.startswith(b"HTTP/1.1 429") and b"this client already has 2 uploads" in reply
             r = httpx.post(f"{server.url}/v1/scan", files=photo, timeout=30)  # another client scans
@@ -57,7 +84,7 @@ def test_a_trickling_body_is_dropped_after_the_grace_period(settings, tiny_detec
     with make_live_server(app) as server:
         t0 = time.monotonic()
         s = _stall(server.port)
-        reply = s.recv(65536)
+        reply = _reply(s)
         s.close()
         assert reply.startswith(b"HTTP/1.1 408") and b'"upload_too_slow"' in reply
         assert time.monotonic() - t0 < 10  # not the 30 s request timeout
@@ -76,9 +103,9 @@ def test_a_timed_out_image_scan_stops_before_scoring(settings, tiny_detector, de
     detector.predict_proba = lambda crops: scored.append(len(crops)) or tiny_detector.predict_proba(crops)
     detect_all = FacePipeline.detect_all
 
-    def slow(self, image):
+    def slow(self, image, **kwargs):
         time.sleep(1.0)  # past the request's timeout
-        return detect_all(self, image)
+        return detect_all(self, image, **kwargs)
 
     monkeypatch.setattr(FacePipeline, "detect_all", slow)
     app = create_app(dataclasses.replace(settings, request_timeout_s=0.5), detector)

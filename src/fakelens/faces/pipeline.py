@@ -64,16 +64,18 @@ class FacePipeline:
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         return self.detect_all(image)[: self.config.max_faces]
 
-    def detect_all(self, image: np.ndarray) -> list[DetectedFace]:
+    def detect_all(self, image: np.ndarray, second_look: bool = True) -> list[DetectedFace]:
         """Every face found, largest first (``max_faces`` not applied: a scan counts what it drops).
 
-        A large frame with no face at the detection size gets a second look at up to 4x that size:
-        a 100 px face in a 4000 px photo is 16 px at 640, too small for the detector, 64 px at 2560."""
+        A large picture with no face at the detection size gets a second look at up to 4x that size:
+        a 100 px face in a 4000 px photo is 16 px at 640, too small for the detector, 64 px at 2560.
+        It costs ~15x the first pass (a 1080p frame: ~12 -> ~180 ms), so a scan asks for it on
+        stills only, not on every faceless video frame (``second_look=False``)."""
         faces = self.detector.detect(image)
         if not faces and self.config.pad_retry > 0:
             faces = self._detect_padded(image)
         longest, first = max(image.shape[:2]), self.config.detect_max_side
-        if not faces and longest > 2 * first:
+        if not faces and second_look and longest > 2 * first:
             faces = self.detector.detect(image, max_side=min(longest, 4 * first))
         return faces
 

@@ -210,7 +210,7 @@ class Scanner:
                     still = image
                 try:  # detection and scoring: a failure here is the model's, and stops the run
                     self._checkpoint()
-                    found = self.faces.detect_all(image)
+                    found = self.faces.detect_all(image, second_look=kind == "image")
                     not_examined += max(0, len(found) - self.options.max_faces)
                     aligned = self.faces.align(image, found[: self.options.max_faces])
                     for i, a in enumerate(aligned):

@@ -60,7 +60,7 @@ def _raw_bytes(text: str) -> bytes:
 
 
 def _is_clean(text: str) -> bool:
-    return not any("\ud800" <= c <= "\udfff" for c in text)
+    return text.isascii() or not any("\ud800" <= c <= "\udfff" for c in text)
 
 
 def to_json(record: FaceRecord | FileRecord) -> str:

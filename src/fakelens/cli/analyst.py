@@ -76,7 +76,7 @@ def scan(
         set_threshold(detector, threshold)
     options = ScanOptions(num_frames=frames, every=every, max_faces=max_faces, whole_image=whole_image)
     records = scan_paths(
-        paths,
+        [*inputs.files, *inputs.empty],  # already expanded and sniffed: not walked twice
         out,
         model=detector,
         options=options,

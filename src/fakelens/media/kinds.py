@@ -66,8 +66,14 @@ def read_head(p: Path, size: int = 512) -> bytes:
         raise MediaError(err.strerror or "cannot open file", p) from None
 
 
-def sniff_kind(head: bytes) -> MediaKind | None:
-    """Classify the first bytes of a file by well-known signatures; None when unknown."""
+def sniff_kind(head: bytes, distinctive: bool = False) -> MediaKind | None:
+    """Classify the first bytes of a file by well-known signatures; None when unknown.
+
+    ``distinctive``: only signatures a text or audio file cannot share by chance (for files whose
+    extension says nothing): not BMP's "BM" or PNM's "P1".."P6", not old QuickTime's bare atom names
+    or MPEG-TS's "G" sync bytes, and an audio MP4 (M4A/M4B/M4P brand) is no video."""
+    if distinctive and _weak_signature(head):
+        return None
     if head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")):
         return "image"
     if head.startswith((b"II*\x00", b"MM\x00*")):
@@ -145,6 +151,15 @@ def _walk(root: Path, recursive: bool, skipped: list[tuple[Path, str]]) -> list[
     return sorted(found, key=lambda q: q.relative_to(root).parts)
 
 
+def _weak_signature(head: bytes) -> bool:
+    return (
+        head.startswith(b"BM")
+        or head[:1] in (b"P", b"\x47")
+        or head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip")
+        or (head[4:8] == b"ftyp" and head[8:10] == b"M4" and head[10:11] in b"ABP")
+    )
+
+
 def _not_media(path: Path) -> str | None:
     """Why a file found in a folder is not scanned, or None to scan it."""
     try:
@@ -155,16 +170,7 @@ def _not_media(path: Path) -> str | None:
         return None  # unreadable (a symlink loop, no permission): its error record says why
     if path.suffix.lower() in MEDIA_EXTENSIONS:
         return None
-    # without a media extension only distinctive signatures count: a text file may well start with
-    # "BM" or "P1" (BMP and PNM's two-byte magic), an audio MP4 is no video
-    weak = (
-        head.startswith(b"BM")
-        or head[:1] == b"P"
-        or head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip")  # 4 ASCII bytes text can hold
-        or (head[4:8] == b"ftyp" and head[8:10] == b"M4" and head[10:11] in b"ABP")  # M4A/B/P: audio
-        or head[:1] == b"\x47"  # MPEG-TS sync byte ("G")
-    )
-    if sniff_kind(head) is not None and not weak:
+    if sniff_kind(head, distinctive=True) is not None:  # no media extension: the bytes must be sure
         return None
     return "not an image or video (content and extension unknown)"
 

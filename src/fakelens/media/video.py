@@ -14,15 +14,15 @@ import statistics
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from pathlib import Path
 
 import av
 import numpy as np
 
 from fakelens.errors import MediaError
+from fakelens.media.containers import AV_ERRORS as _AV_ERRORS
+from fakelens.media.containers import open_container, video_stream
 from fakelens.media.image import DEFAULT_MAX_PIXELS
 
-_AV_ERRORS = (av.FFmpegError, OSError)
 _MAX_BAD_PACKETS = 25  # consecutive undecodable packets before we give up on the rest
 
 
@@ -114,87 +114,9 @@ def _uniform_indices(pts: Sequence[int], frame_dur: int, count: int) -> list[int
     return chosen
 
 
-def _open(path: str | os.PathLike[str]) -> av.container.InputContainer:
-    p = Path(path)
-    if not p.exists():
-        raise MediaError("no such file", path)
-    if p.is_dir():
-        raise MediaError("is a directory", path)
-    if p.stat().st_size == 0:
-        raise MediaError("empty file", path)
-    try:
-        return av.open(str(p), mode="r", metadata_errors="ignore")
-    except av.InvalidDataError:
-        reason = _mp4_problem(p) or "not a recognised image or video format"
-        raise MediaError(reason, path) from None
-    except _AV_ERRORS as err:
-        reason = getattr(err, "strerror", None) or type(err).__name__
-        raise MediaError(f"cannot open video ({reason})", path) from None
-
-
-def _mp4_problem(p: Path) -> str | None:
-    """Why an MP4/MOV (it starts with an ``ftyp`` box) did not open, from its top-level boxes.
-
-    FFmpeg says only "invalid data" both for a file that is no video and for a cut-off recording or
-    download (the index, the ``moov`` box, usually comes last), so the record would call a truncated
-    phone clip "not a recognised format"; walking the box headers tells the two apart.
-    """
-    size = p.stat().st_size
-    with p.open("rb") as fh:
-        if fh.read(8)[4:8] != b"ftyp":
-            return None
-        pos, kinds = 0, set()
-        while pos + 8 <= size:
-            fh.seek(pos)
-            head = fh.read(16)
-            box, kind = int.from_bytes(head[:4], "big"), head[4:8]
-            if box == 1 and len(head) == 16:  # 64-bit size
-                box = int.from_bytes(head[8:16], "big")
-            elif box == 0:  # runs to the end of the file
-                box = size - pos
-            if box < 8 or not all(32 <= c < 127 for c in kind):  # box types are 4 ASCII letters
-                return f"damaged MP4/MOV (unreadable data at byte {pos})"
-            if pos + box > size:
-                return "truncated MP4/MOV: the file ends mid-way (an unfinished recording or download?)"
-            kinds.add(kind)
-            pos += box
-    if b"moov" not in kinds:
-        return "damaged MP4/MOV: no 'moov' index box (an unfinished recording?)"
-    return "damaged MP4/MOV (FFmpeg cannot parse it)"
-
-
-def _video_stream(container: av.container.InputContainer, path: str | os.PathLike[str]) -> av.VideoStream:
-    """The stream a person would call the video: not cover art or thumbnails, then the largest
-    picture, then the container's default, then the first."""
-    streams = container.streams.video
-    if not streams:
-        raise MediaError("no video stream (is it an audio file?)", path)
-    still = av.stream.Disposition.attached_pic | av.stream.Disposition.timed_thumbnails
-
-    def rank(s: av.VideoStream) -> tuple:
-        ctx = s.codec_context
-        return (not (s.disposition & still), (ctx.width or 0) * (ctx.height or 0), bool(s.disposition & 1))
-
-    return max(streams, key=rank)  # max keeps the first of equals
-
-
-def stream_note(path: str | os.PathLike[str]) -> str | None:
-    """Which video stream is read when a file has several (else None), for the file's record."""
-    with _open(path) as container:
-        streams = container.streams.video
-        if len(streams) < 2:
-            return None
-        chosen = _video_stream(container, path)
-        ctx = chosen.codec_context
-        return (
-            f"{len(streams)} video streams: read stream {chosen.index} ({ctx.width}x{ctx.height}; "
-            "cover art and thumbnails skipped, then the largest picture)"
-        )
-
-
 def _scan(path: str | os.PathLike[str]) -> _Scan:
-    with _open(path) as container:
-        stream = _video_stream(container, path)
+    with open_container(path) as container:
+        stream = video_stream(container, path)
         pts: list[int] = []
         dts: list[int] = []
         keys: list[int] = []
@@ -262,8 +184,8 @@ def _decode_selected(
     strategies = [_seeking, _sequential] if _should_seek(scan, wanted) else [_sequential]
     yielded = 0
     for strategy in strategies:  # a file whose seeking gives nothing is decoded sequentially
-        with _open(path) as container:
-            stream = _video_stream(container, path)
+        with open_container(path) as container:
+            stream = video_stream(container, path)
             stream.thread_type = "AUTO"
             for index, frame in strategy(container, stream, scan, wanted):
                 if frame.pts is not None:

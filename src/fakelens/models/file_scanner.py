@@ -23,8 +23,8 @@ from PIL import Image, UnidentifiedImageError
 from fakelens.errors import FakelensError
 from fakelens.faces.pipeline import FacePipeline
 from fakelens.media import load_image, media_kind, sample_frames
+from fakelens.media.containers import stream_note
 from fakelens.media.image import image_frame_count, load_image_frames
-from fakelens.media.video import stream_note
 from fakelens.models.scorer import Scorer, file_threshold
 from fakelens.records import FaceRecord, FileRecord
 from fakelens.rules import (

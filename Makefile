@@ -81,6 +81,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_video_dev.py --model $(DEFAULT),$(PREVIOUS)
 	$(BIN)/python benchmarks/bench_synthetic.py --model $(DEFAULT),$(PREVIOUS)
 	$(BIN)/python benchmarks/bench_hostile.py
+	$(BIN)/python benchmarks/bench_ray_scan.py
 
 ## Train the detector zoo's recipes (configs/models/, needs ../shared/data; ~3 h on 2 CPU cores) and
 ## benchmark them side by side into runs/bench-zoo/zoo.md

@@ -167,7 +167,9 @@ def main() -> None:
         model = create_model(cfg.model.architecture, pretrained=True, drop_rate=0.0)
         pre = Preprocess(cfg.model.input_size, tuple(cfg.model.mean), tuple(cfg.model.std))
         opts = cfg.resolve_method()
-        folds = leave_one_generator_out(model, pre, faces, heldout, all_fakes, opts.c_grid, opts.copies)
+        folds = leave_one_generator_out(
+            model, pre, faces, heldout, all_fakes, opts.c_grid, opts.copies, video_share=opts.video_share
+        )
         report["leave_one_generator_out"] = [f.__dict__ for f in folds]
 
     degraded = degraded_copies(reals, args.out / "degraded")

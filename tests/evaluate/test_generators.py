@@ -50,3 +50,10 @@ def test_each_family_is_left_out_of_its_own_fold():
     )
     assert [f.family for f in folds] == ["GPEN", "Stable Diffusion"]
     assert all(f.n_fake == 6 and f.n_real == 8 and 0 <= f.auc <= 1 for f in folds)
+
+
+def test_fake_family_falls_back_to_the_fake_s_folder():
+    from fakelens.data.families import fake_family
+
+    assert fake_family("/d/synthetic/gan/gpen-seg2face/x.png") == "GPEN"
+    assert fake_family("data/video-synth/fake/lipsync/a_f00004.png") == "lipsync"

@@ -77,3 +77,60 @@ def test_draws_cover_the_ranges():
     assert 0.2 < np.mean([len(d["qualities"]) == 2 for d in draws]) < 0.4
     assert 0.4 < np.mean([d["capture_quality"] is not None for d in draws]) < 0.6
     assert {d["down_kernel"] for d in draws} == {"area", "linear", "cubic", "lanczos"}
+
+
+def _h264_features(img: np.ndarray) -> np.ndarray:
+    """The JPEG features plus what an H.264 frame shows: blockiness on the 4 px transform grid, the
+    16 px macroblock grid, and chroma detail relative to luma (4:2:0 halves it)."""
+    g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    dx = np.abs(np.diff(g, axis=1))
+    grids = [dx[:, k - 1 :: k].mean() / (dx.mean() + 1e-6) for k in (4, 16)]
+    cr = cv2.cvtColor(img, cv2.COLOR_RGB2YCrCb)[..., 1].astype(np.float32)
+    chroma = np.log(np.abs(cv2.Laplacian(cr, cv2.CV_32F)).mean() + 1e-3) - np.log(
+        np.abs(cv2.Laplacian(g, cv2.CV_32F)).mean() + 1e-3
+    )
+    return np.r_[_container_features(img), grids, chroma]
+
+
+def _auc(features, images, labels) -> float:
+    x = np.stack([features(i) for i in images])
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    return float(cross_val_score(clf, x, labels, cv=5, scoring="roc_auc").mean())
+
+
+def test_video_frames_vs_png_is_near_chance_with_a_video_share():
+    """Real video frames (H.264) beside generated PNGs: with no video share the pipeline leaves
+    H.264's look as a cue; with one, both classes meet H.264 and JPEG and the cue weakens (it does not
+    vanish: the real frames carry their first coding beneath the pipeline's)."""
+    from fakelens.forge.perturb import perturb_video_frames
+
+    rng = np.random.default_rng(3)
+    n = 150
+    pictures = [_picture(rng) for _ in range(2 * n)]
+    labels = np.r_[np.zeros(n), np.ones(n)]  # 0: a video frame (CRF 18-40), 1: kept as PNG
+    crfs = rng.integers(18, 41, 2 * n)
+    stored = [
+        perturb_video_frames([p], c)[0] if y == 0 else p
+        for p, y, c in zip(pictures, labels, crfs, strict=True)
+    ]
+    assert _auc(_h264_features, stored, labels) > 0.95
+    jpeg_only = [PhotoPipeline()(img, rng) for img in stored]
+    with_video = [PhotoPipeline(video_share=0.5)(img, rng) for img in stored]
+    before, after = _auc(_h264_features, jpeg_only, labels), _auc(_h264_features, with_video, labels)
+    print(f"H.264 frame vs PNG: {before:.3f} after the JPEG-only pipeline, {after:.3f} with video_share 0.5")
+    assert before > 0.85 and after < before - 0.1  # 0.881 -> 0.748 when written (deterministic seeds)
+
+
+def test_video_share_draws_h264_instead_of_jpeg():
+    rng = np.random.default_rng(2)
+    draws = [PhotoPipeline(video_share=0.5).draw(rng) for _ in range(400)]
+    video = [d for d in draws if d["crfs"] is not None]
+    assert 0.4 < len(video) / len(draws) < 0.6
+    assert all(not d["qualities"] and d["capture_quality"] is None for d in video)
+    assert all(18 <= c <= 40 for d in video for c in d["crfs"])
+    img = _picture(rng, 224)
+    out = PhotoPipeline().apply(img, video[0])
+    assert out.shape == img.shape and not np.array_equal(out, img)
+    # the JPEG-only pipeline draws exactly as before: no crf draw is made at video_share 0
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    assert PhotoPipeline().draw(a) | {"crfs": None} == PhotoPipeline(video_share=0.0).draw(b)

@@ -215,3 +215,16 @@ def test_cli_export_and_scan_with_each_backend(tmp_path, demo_dir, make_tiny_che
     ]
     res = runner.invoke(app, args)
     assert res.exit_code == 2 and "heat maps need PyTorch weights" in res.output
+
+
+def test_a_pool_worker_s_thread_count_comes_from_fakelens_threads(monkeypatch):
+    import os
+
+    from fakelens.models.onnx_backend import cpu_threads
+
+    monkeypatch.delenv("FAKELENS_THREADS", raising=False)
+    assert cpu_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("FAKELENS_THREADS", "1")
+    assert cpu_threads() == 1
+    monkeypatch.setenv("FAKELENS_THREADS", "zero")  # not a count: the cores, as without it
+    assert cpu_threads() == len(os.sched_getaffinity(0))

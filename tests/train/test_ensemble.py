@@ -77,3 +77,69 @@ def test_a_max_ensemble_with_offsets_round_trips_through_its_checkpoint_and_onnx
         expected = torch.sigmoid(torch.maximum(each[:, 0] + 0.5, 3.0 * each[:, 1] - 1.5)).numpy()
     assert np.allclose(det.predict_proba(crops), expected, atol=1e-5)
     assert np.allclose(load_detector(folder, backend="onnx").predict_proba(crops), expected, atol=1e-4)
+
+
+def test_family_weights_give_every_fake_family_an_equal_share():
+    from fakelens.train.ensemble import family_weights
+
+    families = np.array(["real"] * 100 + ["self-blend"] * 80 + ["GPEN"] * 5 + ["lipsync"] * 15)
+    w = family_weights(families)
+    assert np.isclose(w.mean(), 1.0)
+    total = {f: w[families == f].sum() for f in set(families)}
+    assert np.isclose(total["real"], total["self-blend"] + total["GPEN"] + total["lipsync"])
+    assert np.isclose(total["GPEN"], total["self-blend"]) and np.isclose(total["GPEN"], total["lipsync"])
+    sources = np.array(["ffhq"] * 10 + ["video"] * 90 + ["x"] * 100)
+    w = family_weights(families, sources)
+    assert np.isclose(w[sources == "ffhq"].sum(), w[(sources == "video") & (families == "real")].sum())
+    assert np.isclose(w[families == "real"].sum(), w[families != "real"].sum())
+
+
+def test_a_family_balanced_max_fit_lets_a_rare_family_s_specialist_count():
+    """600 SBI pairs beside 30 GAN faces: unweighted, the fit serves the SBI member and the GAN
+    member's noisy reals push its offset down; weighed by family, the GAN faces are found better."""
+    from fakelens.train.ensemble import family_weights, per_family_auc
+
+    rng = np.random.default_rng(0)
+    families = np.array(["real"] * 600 + ["self-blend"] * 600 + ["GAN"] * 30)
+    a = rng.normal(0, 1, len(families)) + 3.0 * (families == "self-blend")
+    b = 1.5 * rng.normal(0, 1, len(families)) + 4.0 * (families == "GAN")
+    logits, labels = np.stack([a, b], axis=1), (families != "real").astype(int)
+    aucs = {}
+    for balance, weights in (("none", None), ("family", family_weights(families))):
+        fit = fit_combination(logits, labels, "max", weights)
+        fused = (logits * fit["weights"] + fit["offsets"]).max(axis=1)
+        aucs[balance] = per_family_auc(families, labels, logits, fused)
+    assert aucs["family"]["GAN"]["combined"] > aucs["none"]["GAN"]["combined"] + 0.03
+    assert aucs["family"]["self-blend"]["combined"] > aucs["none"]["self-blend"]["combined"] - 0.03
+    assert aucs["none"]["GAN"]["members"][1] > 0.9 and aucs["none"]["GAN"]["fakes"] == 30
+
+
+def test_average_refuses_a_family_balance():
+    logits, labels = _specialists()
+    with pytest.raises(ConfigError, match="balance"):
+        fit_combination(logits, labels, "average", np.ones(len(labels)))
+
+
+def test_a_family_balance_with_average_is_refused_when_the_config_is_read(tmp_path):
+    from fakelens.train.ensemble import EnsembleConfig
+
+    path = tmp_path / "ens.yaml"
+    path.write_text(
+        "name: e\nout_dir: out\nmembers: [a, b]\nmode: average\nbalance: family\ndata: {real_dirs: [reals]}\n"
+    )
+    with pytest.raises(ConfigError, match="balance needs mode"):
+        EnsembleConfig.from_yaml(path)
+
+
+def test_kind_weights_split_each_forgery_kind_equally_among_its_families():
+    from fakelens.train.ensemble import family_weights
+
+    families = np.array(
+        ["real"] * 100 + ["self-blend"] * 50 + ["StyleGAN1"] * 5 + ["SFHQ"] * 45 + ["Stable Diffusion"] * 10
+    )
+    w = family_weights(families, by_kind=True)
+    total = {f: w[families == f].sum() for f in set(families)}
+    gan = total["StyleGAN1"] + total["SFHQ"]
+    assert np.isclose(gan, total["self-blend"]) and np.isclose(gan, total["Stable Diffusion"])
+    assert np.isclose(total["StyleGAN1"], total["SFHQ"])
+    assert np.isclose(total["real"], sum(v for f, v in total.items() if f != "real"))

@@ -325,6 +325,8 @@ def test_ready_made_fakes_are_paired_with_untouched_reals(real_dir, fake_dir, tm
     item = ds[0]
     assert item["image"].shape[0] == 4 and item["label"].tolist() == [0.0, 1.0, 0.0, 1.0]
     assert item["kind"].tolist() == [0, 1, 0, 2] and item["index"].tolist() == [0, 0, 0, 0]
+    drawn = item["fake_index"].tolist()  # which ready-made fake the item holds, -1 elsewhere
+    assert drawn[:3] == [-1, -1, -1] and np.array_equal(images[3], fakes.crops[drawn[3]])
 
 
 def test_soft_reals_augmentation_softens_only_real_faces(real_dir, fake_dir, tmp_path):
@@ -371,3 +373,23 @@ def test_warm_start_with_other_shapes_is_one_line(tmp_path):
     folder = save_checkpoint(tmp_path / "npr", create_model("npr", width=0.5), {"architecture": "npr"})
     with pytest.raises(ConfigError, match="does not fit this model"):
         _warm_start(create_model("npr", width=1.0), str(folder), "npr")
+
+
+def test_validation_families_name_each_image_s_forgery(real_dir, fake_dir, tmp_path):
+    """What the ensemble's balance groups by: reals, SBI fakes and each ready-made fake's folder,
+    and each image's source folder (its real face's, for a pair)."""
+    from types import SimpleNamespace
+
+    from fakelens.train.data import TrainingFaces, validation_images
+
+    faces = build_faceset(sorted(real_dir.glob("face_*.png"))[:3], FaceConfig(), tmp_path)
+    fakes = build_faceset(sorted(fake_dir.glob("*.png"))[:2], FaceConfig(), tmp_path)
+    split = TrainingFaces(faces, faces, fakes, fakes)
+    v = validation_images(split, SimpleNamespace(sbi=True), Preprocess(64), 0)
+    assert len(v.x) == len(v.y) == len(v.families) == len(v.sources)
+    assert set(v.families) == {"real", "self-blend", fake_dir.name}
+    assert ((v.families == "real") == (v.y.numpy() == 0)).all()
+    assert set(v.sources[v.families != fake_dir.name]) == {real_dir.name}
+    v = validation_images(split, SimpleNamespace(sbi=False), Preprocess(64), 0)
+    assert v.families.tolist() == ["real"] * 3 + [fake_dir.name] * 2
+    assert v.sources.tolist() == [real_dir.name] * 3 + [fake_dir.name] * 2

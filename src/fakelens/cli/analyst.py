@@ -10,17 +10,28 @@ from rich.table import Table
 from rich.text import Text
 
 from fakelens.cli._common import VERDICT_STYLE, app, err_console, one_line_errors, out_console, print_error
-from fakelens.cli.choices import Backend, choice
+from fakelens.cli.choices import Backend, Engine, ShardFormat, choice
 from fakelens.errors import ConfigError
 
 
 @app.command()
 @one_line_errors
 def scan(
-    paths: Annotated[list[Path], typer.Argument(help="Images, videos or folders (searched recursively).")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Images, videos or folders (searched recursively); with --engine ray also list files."
+        ),
+    ],
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="JSONL file of per-face and per-file records.")
-    ] = Path("scan-results.jsonl"),
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="JSONL file of per-face and per-file records [default: scan-results.jsonl]; "
+            "with --engine ray a folder of shards [default: scan-results/].",
+        ),
+    ] = None,
     model: Annotated[str | None, typer.Option(help="Checkpoint folder or shipped model name.")] = None,
     frames: Annotated[
         int, typer.Option(min=1, help="Frames sampled evenly over each video's duration.")
@@ -52,6 +63,20 @@ def scan(
         Backend,
         choice(Backend, "--backend", help="torch, onnx (ONNX Runtime) or auto (onnx when installed)."),
     ] = Backend.auto,
+    engine: Annotated[
+        Engine,
+        choice(
+            Engine,
+            "--engine",
+            help="local (one process) or ray (a pool of workers; pip install 'fakelens[ray]').",
+        ),
+    ] = Engine.local,
+    workers: Annotated[int, typer.Option(min=1, help="--engine ray: workers, each with its own model.")] = 2,
+    threads_per_worker: Annotated[int, typer.Option(min=1, help="--engine ray: CPU cores per worker.")] = 1,
+    gpus_per_worker: Annotated[float, typer.Option(min=0.0, help="--engine ray: GPUs per worker.")] = 0.0,
+    shard_format: Annotated[
+        ShardFormat, choice(ShardFormat, "--format", help="--engine ray: jsonl or parquet shards.")
+    ] = ShardFormat.jsonl,
 ):
     """Scan PATHS; one JSONL record per face and per file; a summary table at the end.
 
@@ -68,13 +93,32 @@ def scan(
 
     if threshold is not None and not 0.0 <= threshold <= 1.0:  # also refuses nan: no comparison holds
         raise ConfigError(f"--threshold must be a score between 0 and 1, got {threshold}")
+    options = ScanOptions(num_frames=frames, every=every, max_faces=max_faces, whole_image=whole_image)
+    if engine == Engine.ray:
+        if report is not None:
+            raise ConfigError("--report is not made with --engine ray (scan a sample locally for a report)")
+        return _scan_ray(
+            paths,
+            out or Path("scan-results"),
+            model=model,
+            options=options,
+            backend=str(backend),
+            threshold=threshold,
+            workers=workers,
+            threads_per_worker=threads_per_worker,
+            gpus_per_worker=gpus_per_worker,
+            fmt=str(shard_format),
+            resume=resume,
+            retry_errors=retry_errors,
+            progress=not quiet,
+        )
+    out = out or Path("scan-results.jsonl")
     inputs = collect_inputs(paths)  # nothing to scan fails now, before the model loads
     detector = load_detector(model, backend=backend)
     if report is not None and not getattr(detector, "can_explain", True):
         detector.model  # noqa: B018 - raises the one-line reason before any file is scanned
     if threshold is not None:
         set_threshold(detector, threshold)
-    options = ScanOptions(num_frames=frames, every=every, max_faces=max_faces, whole_image=whole_image)
     records = scan_paths(
         [*inputs.files, *inputs.empty],  # already expanded and sniffed: not walked twice
         out,
@@ -102,6 +146,17 @@ def scan(
             + (f"; report in {report}" if report else "")
         )
     if failed:
+        raise typer.Exit(1)
+
+
+def _scan_ray(paths, out: Path, **kwargs) -> None:
+    """``scan --engine ray``: shards under a folder, resumable by file (fakelens.scan.corpus)."""
+    from fakelens.scan.corpus import scan_corpus
+
+    summary = scan_corpus(paths, out, console=err_console, **kwargs)
+    for message in summary.error_messages:  # on stderr even with -q, as the local engine does
+        print_error(message)
+    if summary.errors:
         raise typer.Exit(1)
 
 

@@ -23,6 +23,16 @@ class Backend(StrEnum):
     auto = "auto"
 
 
+class Engine(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+class ShardFormat(StrEnum):
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
 class Layout(StrEnum):
     ffpp = "ffpp"
     celebdf = "celebdf"

@@ -10,7 +10,8 @@ variant), the same every epoch, so they can be rated) and which fakes get FreDA.
 
 An item, and a batch (items concatenated by ``collate_items``), is a dict of tensors with one row per
 image: ``image`` (N, 3, S, S), ``label`` (N,) 0/1, ``kind`` (N,) 0 real / 1 self-blend / 2 ready-made,
-``index`` (N,) the item it came from, ``variant`` (N,) which fixed fake (-1: drawn afresh, or none).
+``index`` (N,) the item it came from, ``variant`` (N,) which fixed fake (-1: drawn afresh, or none),
+``fake_index`` (N,) which ready-made fake (its row in ``fakes``; -1 for every other image).
 """
 
 from __future__ import annotations
@@ -84,12 +85,15 @@ class SBIPairs(Dataset):
         return self_blend(self.faces.crops[index], self.faces.landmarks[index], rng, self.sbi)
 
     def item(self, index: int) -> list[np.ndarray]:
+        return self.item_with_fake(index)[0]
+
+    def item_with_fake(self, index: int) -> tuple[list[np.ndarray], int]:
         """Pairs of crops for one index, augmented alike, before resizing (``kinds`` says which is
         which): the SBI fake after the real *as the blend saw it* (it may carry SBI's colour jitter),
         and a ready-made fake after the *untouched* real, so that jitter never tells a ready-made fake
-        from a real."""
+        from a real. Also returns the ready-made fake's row in ``fakes`` (-1: none)."""
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        images = []
+        images, ready = [], -1
         if self.make_sbi:
             if self.variants is not None:
                 blend = self.fixed_fake(index, int(self.variants[index]))
@@ -101,19 +105,20 @@ class SBIPairs(Dataset):
 
                 images[1] = freda_mix(blend.fake, blend.target, blend.mask, self.freda_cutoff).fake
         if self.fakes is not None:
-            images += [self.faces.crops[index], self.fakes.crops[rng.integers(len(self.fakes))]]
+            ready = int(rng.integers(len(self.fakes)))
+            images += [self.faces.crops[index], self.fakes.crops[ready]]
         if not self.augment:
-            return images
+            return images, ready
         if self.augment_kind == "flip+soft-reals":  # flips, and half the reals blurred or resampled
             images = paired_augment(images, rng, "flip")
             return [
                 soften(im, rng) if k == REAL and rng.random() < 0.5 else im
                 for im, k in zip(images, self.kinds, strict=True)
-            ]
-        return paired_augment(images, rng, self.augment_kind)
+            ], ready
+        return paired_augment(images, rng, self.augment_kind), ready
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        images = self.item(index)
+        images, ready = self.item_with_fake(index)
         kind = torch.tensor(self.kinds, dtype=torch.int64)
         variant = torch.full((len(images),), -1, dtype=torch.int64)
         if self.variants is not None:
@@ -124,6 +129,7 @@ class SBIPairs(Dataset):
             "kind": kind,
             "index": torch.full((len(images),), index, dtype=torch.int64),
             "variant": variant,
+            "fake_index": torch.where(kind == READY_MADE, ready, -1),
         }
 
     def clean_reals(self, batch: int = 64) -> Iterator[torch.Tensor]:

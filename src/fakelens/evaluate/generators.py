@@ -11,32 +11,12 @@ recipe does) and reused by every fold, so the whole protocol costs one feature p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from fakelens.data.families import FAMILIES, family_of  # noqa: F401  (re-exported)
 from fakelens.metrics import binary_metrics
 from fakelens.train.probe import fit_linear, pooled_features, processed_copies
-
-# folder names under ../shared/data -> generator family (synthetic/'s subfolders, stylegan2-fake)
-FAMILIES = {
-    "seeprettyface-stylegan1": "StyleGAN1",
-    "corvitto-readme": "StyleGAN1",  # StyleGAN1/3 samples
-    "seeprettyface-stylegan2": "StyleGAN2 (custom)",
-    "stylegan2-fake": "StyleGAN2 (TPDNE)",
-    "sfhq-stylegan2-figtiles": "SFHQ",
-    "gpen-seg2face": "GPEN",
-    "sdfd-gebaltso": "Stable Diffusion",
-    "sd15-corvitto": "Stable Diffusion",
-}
-
-
-def family_of(path: str | Path) -> str:
-    """The generator family of a fake from its folder names (``unknown`` when none matches)."""
-    for part in reversed(Path(path).parts):
-        if part in FAMILIES:
-            return FAMILIES[part]
-    return "unknown"
 
 
 @dataclass
@@ -50,7 +30,15 @@ class FoldResult:
 
 
 def leave_one_generator_out(
-    model, pre, faces, heldout_reals, all_fakes, c_grid, copies: int = 2, seed: int = 0
+    model,
+    pre,
+    faces,
+    heldout_reals,
+    all_fakes,
+    c_grid,
+    copies: int = 2,
+    seed: int = 0,
+    video_share: float = 0.0,
 ) -> list[FoldResult]:
     """``faces``: the recipe's TrainingFaces (train/val reals and fakes); ``heldout_reals``: a
     FaceSet of test reals; ``all_fakes``: a FaceSet of every fake (each family's test images)."""
@@ -58,10 +46,13 @@ def leave_one_generator_out(
     fam_val = np.array([family_of(p) for p in faces.fakes_val.paths])
     fam_all = np.array([family_of(p) for p in all_fakes.paths])
     x_real = pooled_features(
-        model, processed_copies(faces.train.crops, copies, seed), pre, "real training faces"
+        model, processed_copies(faces.train.crops, copies, seed, video_share), pre, "real training faces"
     )
     x_fake = pooled_features(
-        model, processed_copies(faces.fakes_train.crops, copies, seed + 1), pre, "fake training faces"
+        model,
+        processed_copies(faces.fakes_train.crops, copies, seed + 1, video_share),
+        pre,
+        "fake training faces",
     )
     fam_fake = np.tile(fam_train, copies)
     x_val_real = pooled_features(model, faces.val.crops, pre, "validation reals")

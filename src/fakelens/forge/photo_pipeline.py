@@ -11,9 +11,11 @@ that was a q75 JPEG keeps, after the chain, less fine detail than a PNG put thro
 DCT-statistics classifier still told them apart at AUC 0.63 on synthetic pictures; with it 0.55,
 ``tests/forge/test_photo_pipeline.py``).
 
-Written with OpenCV rather than albumentations' ``ImageCompression``/``Downscale`` because the chain's
-order, its per-image draw (recorded, so a real and a fake can share one) and the final resize back to
-the model's size are the point, and each step is one OpenCV call.
+``video_share`` codes that share of images as a video frame instead: H.264 (CRF 18-40) at the size
+it comes in, as the stream a frame is taken from, then re-framed, resized and H.264-coded again, no
+JPEG. When real video frames train beside generated photos, H.264's look (4x4 transforms,
+deblocking, 4:2:0 chroma) is otherwise a "real" cue, and a talking head, H.264 video too, reads as
+real.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fakelens.forge.perturb import jpeg
+from fakelens.forge.perturb import jpeg, perturb_video_frames
 
 KERNELS = {
     "area": cv2.INTER_AREA,
@@ -31,6 +33,11 @@ KERNELS = {
     "cubic": cv2.INTER_CUBIC,
     "lanczos": cv2.INTER_LANCZOS4,
 }
+
+
+def _h264(img: np.ndarray, crf: int) -> np.ndarray:
+    """One frame as an intra-coded H.264 picture (libx264, 4:2:0) and back."""
+    return perturb_video_frames([img], crf, preset="veryfast", tune="zerolatency", threads=1)[0]
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,8 @@ class PhotoPipeline:
     capture_jpeg: float = 0.5  # share of images JPEG-coded first, before re-framing (a camera's JPEG)
     double_jpeg: float = 0.3  # share of images JPEG-coded a second time (at another quality)
     max_trim: float = 0.06  # up to this share of each side cut off (re-framing; moves the JPEG grid)
+    video_share: float = 0.0  # share of images coded as an H.264 video frame instead of JPEG
+    crf: tuple[int, int] = (18, 40)  # libx264 CRF for those, inclusive
 
     def draw(self, rng: np.random.Generator) -> dict:
         """One set of parameters: apply it to several images to process them identically."""
@@ -54,6 +63,10 @@ class PhotoPipeline:
         qualities = [quality()]
         if rng.random() < self.double_jpeg:
             qualities.append(quality())
+        crfs = None  # no draw at video_share 0: the JPEG-only chain stays what it was
+        if self.video_share > 0 and rng.random() < self.video_share:
+            crfs = tuple(int(v) for v in rng.integers(self.crf[0], self.crf[1] + 1, 2))  # stream, re-encode
+            capture, qualities = None, []
         return {
             "capture_quality": capture,
             "trim": tuple(float(v) for v in rng.uniform(0, self.max_trim, 4)),  # top, bottom, left, right
@@ -61,12 +74,16 @@ class PhotoPipeline:
             "down_kernel": str(rng.choice(list(KERNELS))),
             "back_kernel": str(rng.choice(["area", "linear", "cubic"])),
             "qualities": qualities,
+            "crfs": crfs,
         }
 
     def apply(self, img: np.ndarray, params: dict) -> np.ndarray:
         h, w = img.shape[:2]
+        crfs = params.get("crfs")
         if params["capture_quality"] is not None:
             img = jpeg(img, params["capture_quality"])
+        if crfs is not None:
+            img = _h264(img, crfs[0])
         top, bottom, left, right = params["trim"]
         y0, y1 = round(top * h), h - round(bottom * h)
         x0, x1 = round(left * w), w - round(right * w)
@@ -76,6 +93,8 @@ class PhotoPipeline:
         out = cv2.resize(out, size, interpolation=KERNELS[params["down_kernel"]])
         for q in params["qualities"]:
             out = jpeg(out, q)
+        if crfs is not None:
+            out = _h264(out, crfs[1])
         return np.ascontiguousarray(cv2.resize(out, (w, h), interpolation=KERNELS[params["back_kernel"]]))
 
     def __call__(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -31,13 +31,14 @@ __all__ = [
 ]
 
 
-def load_torch_scorer(model: str | Path | None = None) -> TorchScorer:
-    """The checkpoint in PyTorch (what ``backend="torch"`` loads)."""
+def load_torch_scorer(model: str | Path | None = None, device: str = "cpu") -> TorchScorer:
+    """The checkpoint in PyTorch (what ``backend="torch"`` loads), on ``device``."""
     folder = resolve_checkpoint(model)
     cfg = read_config(folder)
     pre, face, threshold = parse_config(cfg, folder)
     net = build_model(cfg, folder)
-    return TorchScorer(net, pre, face, threshold=threshold, name=cfg.get("name", folder.name), config=cfg)
+    name = cfg.get("name", folder.name)
+    return TorchScorer(net, pre, face, threshold=threshold, name=name, config=cfg, device=device)
 
 
 def load_detector(model: str | Path | None = None, backend: str = "auto") -> Scorer:

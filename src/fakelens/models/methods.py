@@ -202,6 +202,7 @@ class ProbeOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     copies: int = Field(2, ge=1, le=16)  # photo-pipeline draws of every training face
+    video_share: float = Field(0.0, ge=0.0, le=1.0)  # share of those coded as H.264 video frames
     c_grid: list[float] = Field(default_factory=lambda: [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1], min_length=1)
 
 

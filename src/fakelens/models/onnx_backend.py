@@ -48,7 +48,10 @@ ONNX_BATCH = 4
 
 
 def cpu_threads() -> int:
-    """Cores this process may run on (ONNX Runtime's intra-op threads)."""
+    """Cores this process may run on (ONNX Runtime's intra-op threads), or ``$FAKELENS_THREADS``
+    (a worker of a pool that shares the cores: ``scan --engine ray``)."""
+    if os.environ.get("FAKELENS_THREADS", "").isdigit() and int(os.environ["FAKELENS_THREADS"]) > 0:
+        return int(os.environ["FAKELENS_THREADS"])
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux

@@ -26,7 +26,8 @@ def path_key(name: str | Path) -> str:
         return str(Path(name).absolute())
 
 
-def _records(path: Path) -> Iterable[dict]:
+def scan_records(path: Path) -> Iterable[dict]:
+    """The face and file records of a scan's JSONL (unparsable lines, e.g. a torn last one, skipped)."""
     with path.open(encoding="utf-8", errors="surrogateescape") as fh:
         for line in fh:
             try:
@@ -46,7 +47,7 @@ def done_files(jsonl: str | Path, retry_errors: bool = False) -> set[str]:
         return set()
     return {
         path_key(record_file(rec))
-        for rec in _records(path)
+        for rec in scan_records(path)
         if rec["type"] == "file" and not (retry_errors and rec.get("verdict") == "error")
     }
 

@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
 import torch
 from rich.console import Console
 from rich.markup import escape
 
 from fakelens.data.facecache import FaceSet, build_faceset
-from fakelens.data.sbi_dataset import SBIPairs, collate_items
+from fakelens.data.families import fake_family
+from fakelens.data.sbi_dataset import READY_MADE, REAL, SELF_BLEND, SBIPairs, collate_items
 from fakelens.data.splits import (
     SplitRule,
     Splits,
@@ -252,20 +255,50 @@ def training_items(faces: TrainingFaces, data: DataSection, pre: Preprocess, see
     )
 
 
+class ValidationImages(NamedTuple):
+    x: torch.Tensor
+    y: torch.Tensor
+    families: np.ndarray  # "real", "self-blend" or the ready-made fake's family (data/families.py)
+    sources: (
+        np.ndarray
+    )  # the source folder of the image's real face (of the fake's own file, for a ready-made one)
+
+
 def validation_set(
     faces: TrainingFaces, data: DataSection, pre: Preprocess, seed: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Every validation real with its SBI fakes (``VAL_SEEDS`` seeds), and with ready-made fakes a
     (clean real, ready-made fake) pair per item too; without SBI each real and each ready-made fake
     appears once."""
+    v = validation_images(faces, data, pre, seed)
+    return v.x, v.y
+
+
+def validation_images(
+    faces: TrainingFaces, data: DataSection, pre: Preprocess, seed: int
+) -> ValidationImages:
+    """:func:`validation_set` plus each image's family and source, for fits that weigh every
+    forgery family (and every real source) the same."""
+    fake_paths = faces.fakes_val.paths if faces.fakes_val is not None else []
+    real_sources = [Path(p).parent.name for p in faces.val.paths]
     if data.sbi:
         sets = [
             SBIPairs(faces.val, pre, seed=seed + 10_007 + k, augment=False, fakes=faces.fakes_val)
             for k in range(VAL_SEEDS)
         ]
         batch = collate_items([vs[i] for vs in sets for i in range(len(vs))])
-        return batch["image"], batch["label"]
+        names = {REAL: "real", SELF_BLEND: "self-blend"}
+        rows = zip(batch["kind"].tolist(), batch["fake_index"].tolist(), batch["index"].tolist(), strict=True)
+        families, sources = [], []
+        for kind, fake, index in rows:
+            families.append(names[kind] if kind != READY_MADE else fake_family(fake_paths[fake]))
+            sources.append(real_sources[index] if kind != READY_MADE else Path(fake_paths[fake]).parent.name)
+        return ValidationImages(batch["image"], batch["label"], np.array(families), np.array(sources))
     reals = pre.to_tensor(list(faces.val.crops))
     fakes = pre.to_tensor(list(faces.fakes_val.crops))
     x = torch.cat([reals, fakes]).contiguous(memory_format=torch.channels_last)
-    return x, torch.cat([torch.zeros(len(reals)), torch.ones(len(fakes))])
+    families = np.array(["real"] * len(reals) + [fake_family(p) for p in fake_paths])
+    sources = np.array(real_sources + [Path(p).parent.name for p in fake_paths])
+    return ValidationImages(
+        x, torch.cat([torch.zeros(len(reals)), torch.ones(len(fakes))]), families, sources
+    )

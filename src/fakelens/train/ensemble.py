@@ -9,6 +9,17 @@ forgeries (an SBI model and a GAN model: stacking their logits fits neither, and
 makes the less confident member's real faces outrank the other's fakes). The
 same data chose the members' own checkpoints, so validation figures are slightly optimistic; the
 benchmarks' test sets are what measure the result.
+
+``balance: family`` weighs the fit so that every forgery family counts the same (SBI, each
+ready-made generator family, lip-sync, animation) and the reals as much as all fakes together:
+otherwise the validation set's make-up decides, and SBI pairs of every real face outnumber a few
+dozen diffusion faces, so a member that sees only those gets an offset that silences it.
+``family+source`` also gives every real source (folder) an equal share of the reals' half: a
+member that reads one kind of real photo (studio portraits) as fake is then charged for it as much
+as for the plentiful video frames. ``kind`` weighs every forgery *kind* the same (blend/swap,
+reenactment/lip-sync, entire-face GAN, entire-face diffusion: ``data/families.py``), each kind's
+share split equally among its families: with ``family`` five GAN families outweigh the one
+self-blend family five to one, and a member that reads studio portraits as generated wins.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from fakelens import __version__
+from fakelens.data.families import forgery_kind
 from fakelens.errors import ConfigError
 from fakelens.metrics import binary_metrics
 from fakelens.models.checkpoint import read_config, save_checkpoint
@@ -38,7 +50,7 @@ from fakelens.train.calibrate import (
     real_quantile_threshold,
 )
 from fakelens.train.config import DATA_PATHS, DataSection
-from fakelens.train.data import load_faces, validation_set
+from fakelens.train.data import load_faces, validation_images
 from fakelens.yamlconfig import read_config_yaml, resolve_path, validate
 
 
@@ -54,6 +66,8 @@ class EnsembleConfig(BaseModel):
     # pooled: the 95th percentile of all clean validation reals; per-source: also no source (folder)
     # of 20+ validation reals above 5 % (train/calibrate.py:per_source_threshold)
     threshold_rule: Literal["pooled", "per-source"] = "pooled"
+    # sample weights of the fit (module docstring)
+    balance: Literal["none", "family", "family+source", "kind"] = "none"
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> EnsembleConfig:
@@ -65,6 +79,8 @@ class EnsembleConfig(BaseModel):
             cfg.data.cache_dir = Path(resolve_path(cfg.data.cache_dir, path.parent))
         if len(cfg.members) < 2:
             raise ConfigError("members: an ensemble needs at least two", path)
+        if cfg.balance != "none" and cfg.mode == "average":  # said now, not after the members have run
+            raise ConfigError("balance needs mode: max or stack (average fits one temperature)", path)
         return cfg
 
 
@@ -80,32 +96,63 @@ def _logits(net: torch.nn.Module, x: torch.Tensor, batch: int = 64) -> np.ndarra
     return torch.cat([net(x[i : i + batch]) for i in range(0, len(x), batch)]).float().numpy()
 
 
-def fit_combination(logits: np.ndarray, labels: np.ndarray, mode: str) -> dict:
+def family_weights(
+    families: np.ndarray, sources: np.ndarray | None = None, by_kind: bool = False
+) -> np.ndarray:
+    """Per-sample weights, mean 1: the reals half the total (with ``sources``, each real source an
+    equal share of it), each fake family an equal share of the other half; ``by_kind``: each forgery
+    kind (``data/families.py:FORGERY_KINDS``) an equal share, split equally among its families."""
+    w = np.zeros(len(families))
+    reals = families == "real"
+    if sources is None:
+        w[reals] = 0.5 / max(reals.sum(), 1)
+    else:
+        real_sources = sorted(set(sources[reals]))
+        for src in real_sources:
+            sel = reals & (sources == src)
+            w[sel] = 0.5 / len(real_sources) / sel.sum()
+    fake_families = sorted(set(families[~reals]))
+    kinds = {fam: forgery_kind(fam) if by_kind else fam for fam in fake_families}
+    n_kinds = len(set(kinds.values()))
+    for fam in fake_families:
+        sel = families == fam
+        siblings = sum(1 for k in kinds.values() if k == kinds[fam])
+        w[sel] = 0.5 / n_kinds / siblings / sel.sum()
+    return w * len(families) / w.sum()
+
+
+def fit_combination(
+    logits: np.ndarray, labels: np.ndarray, mode: str, sample_weight: np.ndarray | None = None
+) -> dict:
     """``{"weights", "bias", "offsets"}`` over member logits (N, K)."""
     k = logits.shape[1]
+    if sample_weight is not None and mode == "average":
+        raise ConfigError("balance needs mode: max or stack (average fits one temperature)")
     if mode == "stack":
         from sklearn.linear_model import LogisticRegression
 
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(logits, labels)
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(logits, labels, sample_weight=sample_weight)
         return {
             "weights": lr.coef_[0].astype(np.float64),
             "bias": float(lr.intercept_[0]),
             "offsets": np.zeros(k),
         }
     if mode == "max":
-        return _fit_max(logits, labels)
+        return _fit_max(logits, labels, sample_weight)
     cal = fit_temperature(logits.mean(axis=1), labels)
     return {"weights": np.full(k, cal["scale"] / k), "bias": 0.0, "offsets": np.zeros(k)}
 
 
-def _fit_max(logits: np.ndarray, labels: np.ndarray) -> dict:
+def _fit_max(logits: np.ndarray, labels: np.ndarray, sample_weight: np.ndarray | None = None) -> dict:
     """Per-member scale and offset under the max, by L2-penalised log-loss (L-BFGS), started from
     one Platt scaling of the plain max; the fit is kept only if it lowers the loss. Scales are
     fitted as ``exp(u)``: a negative scale under a max would read "fake" from a member saying real."""
     from sklearn.linear_model import LogisticRegression
 
     k = logits.shape[1]
-    platt = LogisticRegression(C=1.0, max_iter=1000).fit(logits.max(axis=1, keepdims=True), labels)
+    platt = LogisticRegression(C=1.0, max_iter=1000).fit(
+        logits.max(axis=1, keepdims=True), labels, sample_weight=sample_weight
+    )
     a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
     if a <= 0:
         raise ConfigError(
@@ -114,6 +161,11 @@ def _fit_max(logits: np.ndarray, labels: np.ndarray) -> dict:
         )
     x = torch.from_numpy(logits).double()
     y = torch.from_numpy(labels).double()
+    sw = (
+        torch.ones(len(labels), dtype=torch.float64)
+        if sample_weight is None
+        else torch.from_numpy(sample_weight)
+    )
     u = torch.full((k,), float(np.log(a)), dtype=torch.float64, requires_grad=True)
     c = torch.full((k,), b, dtype=torch.float64, requires_grad=True)
     # the L2 term on the scales is scikit-learn's LogisticRegression(C=1) penalty: without it a member
@@ -122,7 +174,8 @@ def _fit_max(logits: np.ndarray, labels: np.ndarray) -> dict:
 
     def loss_of() -> torch.Tensor:
         w = u.exp()
-        return F.binary_cross_entropy_with_logits((x * w + c).max(dim=1).values, y) + penalty * (w**2).sum()
+        z = (x * w + c).max(dim=1).values
+        return F.binary_cross_entropy_with_logits(z, y, weight=sw) + penalty * (w**2).sum()
 
     with torch.no_grad():
         start = float(loss_of())
@@ -140,6 +193,23 @@ def _fit_max(logits: np.ndarray, labels: np.ndarray) -> dict:
     if not end < start:  # keep the Platt start
         return {"weights": np.full(k, a), "bias": b, "offsets": np.zeros(k)}
     return {"weights": u.detach().exp().numpy(), "bias": 0.0, "offsets": c.detach().numpy()}
+
+
+def per_family_auc(
+    families: np.ndarray, labels: np.ndarray, logits: np.ndarray, combined: np.ndarray
+) -> dict:
+    """Each fake family's validation AUC against every validation real: per member and combined."""
+    reals = families == "real"
+    out = {}
+    for fam in sorted(set(families[~reals])):
+        sel = reals | (families == fam)
+        aucs = [binary_metrics(labels[sel], logits[sel, k])["auc"] for k in range(logits.shape[1])]
+        out[fam] = {
+            "fakes": int((families == fam).sum()),
+            "members": [round(a, 4) for a in aucs],
+            "combined": round(binary_metrics(labels[sel], combined[sel])["auc"], 4),
+        }
+    return out
 
 
 def member_wins(logits: np.ndarray, fit: dict) -> list[int]:
@@ -181,10 +251,15 @@ def build_ensemble(cfg: EnsembleConfig) -> Path:
                 "ensemble members must share face framing and input"
             )
     faces = load_faces(cfg.data, face, out)
-    x, y = validation_set(faces, cfg.data, pre, cfg.seed)
-    labels = y.numpy().astype(int)
-    logits = np.stack([_logits(net, x) for _, net, _ in members], axis=1)
-    fit = fit_combination(logits, labels, cfg.mode)
+    val = validation_images(faces, cfg.data, pre, cfg.seed)
+    families = val.families
+    labels = val.y.numpy().astype(int)
+    logits = np.stack([_logits(net, val.x) for _, net, _ in members], axis=1)
+    sample_weight = None
+    if cfg.balance != "none":
+        sources = val.sources if cfg.balance == "family+source" else None
+        sample_weight = family_weights(families, sources, by_kind=cfg.balance == "kind")
+    fit = fit_combination(logits, labels, cfg.mode, sample_weight)
     weights, bias, offsets = fit["weights"], fit["bias"], fit["offsets"].tolist()
     specs = [
         {"architecture": c["architecture"], "model_kwargs": c.get("model_kwargs", {})} for c, _, _ in members
@@ -212,6 +287,8 @@ def build_ensemble(cfg: EnsembleConfig) -> Path:
         "val_auc": binary_metrics(labels, sig(combined))["auc"],
         "val_ece": round(expected_calibration_error(labels, sig(combined)), 4),
         "val_samples": {"real": int((labels == 0).sum()), "fake": int((labels == 1).sum())},
+        "balance": cfg.balance,
+        "val_auc_per_family": per_family_auc(families, labels, logits, combined),
     }
     config = {
         "name": cfg.name,

@@ -43,9 +43,9 @@ def pooled_features(model, crops, pre: Preprocess, what: str, batch: int = 64) -
     return np.concatenate(out) if out else np.zeros((0, model.head.in_features), np.float32)
 
 
-def processed_copies(crops: np.ndarray, copies: int, seed: int) -> list[np.ndarray]:
+def processed_copies(crops: np.ndarray, copies: int, seed: int, video_share: float = 0.0) -> list[np.ndarray]:
     """``copies`` pipeline draws of every crop, each from its own seed (face index, copy)."""
-    pipe = PhotoPipeline()
+    pipe = PhotoPipeline(video_share=video_share)
     return [
         pipe(crop, np.random.default_rng([seed, i, k])) for k in range(copies) for i, crop in enumerate(crops)
     ]
@@ -81,7 +81,7 @@ def fit_probe(cfg, faces, pre: Preprocess, model, ckpt_config: dict, out: Path) 
     seed = cfg.train.seed
     x_parts, y_parts = [], []
     for label, fs in ((0, faces.train), (1, faces.fakes_train)):
-        crops = processed_copies(fs.crops, opts.copies, seed + label)
+        crops = processed_copies(fs.crops, opts.copies, seed + label, opts.video_share)
         x_parts.append(pooled_features(model, crops, pre, f"{'fake' if label else 'real'} training faces"))
         y_parts.append(np.full(len(crops), label))
     x_train, y_train = np.concatenate(x_parts), np.concatenate(y_parts)
@@ -89,7 +89,9 @@ def fit_probe(cfg, faces, pre: Preprocess, model, ckpt_config: dict, out: Path) 
     val_crops = [*faces.val.crops, *faces.fakes_val.crops]
     y_val = np.r_[np.zeros(len(faces.val)), np.ones(len(faces.fakes_val))]
     x_val = pooled_features(model, val_crops, pre, "validation faces")
-    x_val_proc = pooled_features(model, processed_copies(np.stack(val_crops), 1, seed + 7), pre, "processed")
+    x_val_proc = pooled_features(
+        model, processed_copies(np.stack(val_crops), 1, seed + 7, opts.video_share), pre, "processed"
+    )
     history, best = [], None
     for c in opts.c_grid:
         clf = fit_linear(x_train, y_train, c)

@@ -6,7 +6,7 @@ ONNX Runtime and OpenCV use every core; a Ray worker is pinned to ``--threads`` 
 own model. Ray's start-up (``ray.init``, the workers loading their models) is timed apart from the
 scan, since a corpus run pays it once. Prints files/s, the 2-vs-1-worker ratio and a paper
 estimate for N GPU workers (per-file CPU work measured here; each worker's model step divided by a
-stated GPU speed-up). Records of the Ray runs are checked against the local run's.
+stated GPU speed-up; a worker scans one file at a time). Records of the Ray runs are checked against the local run's.
 
 Usage: python benchmarks/bench_ray_scan.py [--files 200] [--model NAME]
 """
@@ -104,19 +104,19 @@ def main() -> None:
     report["ratio_2_vs_1_workers"] = round(two["steady_files_per_s"] / one["steady_files_per_s"], 2)
     report["ratio_2_vs_1_workers_with_start_up"] = round(two["files_per_s"] / one["files_per_s"], 2)
     report["ratio_ray2_vs_local"] = round(two["files_per_s"] / report["local"]["files_per_s"], 2)
-    # paper estimate: a file's CPU work (decode, detect, align) over a GPU worker's cores, its model step
+    # paper estimate: a file's CPU work (decode, detect, align) on one core, then its model step
     # on the GPU; measured here: one worker's seconds per file on one core, the model's share of it
     per_file = 1.0 / one["steady_files_per_s"]
     model_s = _model_seconds(args.model)
     cpu_s = max(per_file - model_s, 1e-3)
-    cores = 4
-    rate = 1.0 / (cpu_s / cores + model_s / args.gpu_speedup)
+    rate = 1.0 / (cpu_s + model_s / args.gpu_speedup)  # a worker scans one file at a time
     est = {n: round(n * rate, 1) for n in (1, 8, 64)}
     report["estimate"] = {
         "seconds_per_file_one_core": round(per_file, 4),
         "model_seconds_per_face_one_core": round(model_s, 4),
-        "assumption": f"{cores} CPU cores per GPU worker for decoding and detection, a {args.gpu_speedup:g}x "
-        "faster model step, linear scaling across workers (storage and the driver keep up)",
+        "assumption": f"a worker scans one file at a time: decoding, detection and alignment as measured here "
+        f"on one core, the model step {args.gpu_speedup:g}x faster on its GPU; linear scaling across workers "
+        "(storage and the driver keep up)",
         "files_per_s_for_1_8_64_gpu_workers": est,
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -131,6 +131,8 @@ def test_video_share_draws_h264_instead_of_jpeg():
     img = _picture(rng, 224)
     out = PhotoPipeline().apply(img, video[0])
     assert out.shape == img.shape and not np.array_equal(out, img)
-    # the JPEG-only pipeline draws exactly as before: no crf draw is made at video_share 0
-    a, b = np.random.default_rng(5), np.random.default_rng(5)
-    assert PhotoPipeline().draw(a) | {"crfs": None} == PhotoPipeline(video_share=0.0).draw(b)
+    # the JPEG-only pipeline draws exactly as before video_share existed (1220bd0's draw for seed 5)
+    draw = PhotoPipeline().draw(np.random.default_rng(5))
+    assert draw["crfs"] is None and draw["capture_quality"] is None and draw["qualities"] == [51]
+    assert draw["down_kernel"] == "lanczos" and draw["back_kernel"] == "area"
+    assert np.isclose(draw["scale"], 0.5254988399591075) and np.isclose(draw["trim"][0], 0.017148082805288494)

@@ -19,7 +19,7 @@ ray = pytest.importorskip("ray")
 
 @pytest.fixture(scope="module")
 def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield
     ray.shutdown()
 
@@ -77,9 +77,11 @@ def test_ray_workers_write_the_local_scanner_s_records(tmp_path, corpus, tiny_ck
     from fakelens.models.loading import load_detector
 
     local = tmp_path / "local.jsonl"
-    scan_paths([corpus], local, model=load_detector(tiny_ckpt, backend="torch"), progress=False)
+    empty = tmp_path / "empty"  # a given folder without media: an error record from both engines
+    empty.mkdir()
+    scan_paths([corpus, empty], local, model=load_detector(tiny_ckpt, backend="torch"), progress=False)
     summary = scan_corpus(
-        [corpus],
+        [corpus, empty],
         tmp_path / "ray",
         model=tiny_ckpt,
         backend="torch",
@@ -87,8 +89,8 @@ def test_ray_workers_write_the_local_scanner_s_records(tmp_path, corpus, tiny_ck
         rows_per_shard=100,
         progress=False,
     )
-    assert summary.files == 244 and summary.errors == 1 and len(summary.shards) == 3
-    assert "broken.jpg" in summary.error_messages[0]
+    assert summary.files == 245 and summary.errors == 2 and len(summary.shards) == 3
+    assert any("broken.jpg" in m for m in summary.error_messages)
     expected = _file_records(json.loads(line) for line in local.read_text().splitlines())
     got = _file_records(_shard_lines(tmp_path / "ray"))
     assert got.keys() == expected.keys()
@@ -133,6 +135,7 @@ def test_a_killed_run_resumes_by_file_and_parquet_shards_hold_the_same_records(
         row.pop("seconds")
         assert by_file[row["file"]][0] == row and by_file[row["file"]][1] == faces
     assert len(done_in_shards(pq_out)) == 30
+    assert pq.read_table(pq_out).num_rows == 30  # one schema: the shards read as one table
 
 
 def test_bad_corpus_options_are_one_line_errors(tmp_path, corpus, tiny_ckpt, monkeypatch):
@@ -155,17 +158,35 @@ def test_gpu_workers_are_refused_when_the_cluster_has_no_gpu(tmp_path, corpus, t
         scan_corpus([corpus / "wall.jpg"], tmp_path / "g", model=tiny_ckpt, gpus_per_worker=1, progress=False)
 
 
-def test_scan_cli_with_the_ray_engine(tmp_path, corpus, tiny_ckpt, local_ray):
+def test_scan_cli_with_the_ray_engine(tmp_path, corpus, tiny_ckpt, local_ray, monkeypatch):
     from typer.testing import CliRunner
 
     from fakelens.cli import app
 
-    files = [str(f) for f in sorted(corpus.rglob("p*.jpg"))[:4]] + [str(corpus / "broken.jpg")]
+    monkeypatch.chdir(corpus)  # relative names: the workers open the driver's files
+    files = ["part0/p000.jpg", "part0/p001.jpg", "part1/p100.jpg", "part2/p200.jpg", "broken.jpg"]
     out = tmp_path / "cli-shards"
     args = ["scan", *files, "--engine", "ray", "--out", str(out), "--model", str(tiny_ckpt), "-q"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1, result.output  # one file could not be read: exit 1, as locally
     assert "broken.jpg" in result.output
     assert len(done_in_shards(out)) == 5
+    assert {r["file"] for r in _shard_lines(out) if r["type"] == "file"} == set(files)
     result = CliRunner().invoke(app, [*args, "--report", str(tmp_path / "r.html")])
     assert result.exit_code == 2 and "--report" in result.output
+
+
+def test_resume_leaves_files_it_did_not_write_alone(tmp_path, corpus, tiny_ckpt, local_ray):
+    out = tmp_path / "shared-folder"
+    out.mkdir()
+    foreign = out / "part-00000.jsonl"  # another tool's shard name (Spark, datasets)
+    foreign.write_text('{"id": 1}\n{"id": 2}\n')
+    from fakelens.scan.corpus import shards
+
+    assert shards(out, "jsonl") == [] and done_in_shards(out) == set()
+    with pytest.raises(FakelensError, match="no-such-model"):  # one line, before any worker starts
+        scan_corpus([corpus], out, model=tmp_path / "no-such-model", resume=True)
+    summary = scan_corpus(
+        [corpus / "wall.jpg"], out, model=tiny_ckpt, backend="torch", resume=True, progress=False
+    )
+    assert summary.files == 1 and foreign.read_text() == '{"id": 1}\n{"id": 2}\n'  # not "repaired" away

@@ -325,8 +325,9 @@ def test_ready_made_fakes_are_paired_with_untouched_reals(real_dir, fake_dir, tm
     item = ds[0]
     assert item["image"].shape[0] == 4 and item["label"].tolist() == [0.0, 1.0, 0.0, 1.0]
     assert item["kind"].tolist() == [0, 1, 0, 2] and item["index"].tolist() == [0, 0, 0, 0]
-    drawn = item["fake_index"].tolist()  # which ready-made fake the item holds, -1 elsewhere
-    assert drawn[:3] == [-1, -1, -1] and np.array_equal(images[3], fakes.crops[drawn[3]])
+    for i in range(len(faces)):  # which ready-made fake each item holds, -1 elsewhere
+        drawn = ds[i]["fake_index"].tolist()
+        assert drawn[:3] == [-1, -1, -1] and np.array_equal(ds.item(i)[3], fakes.crops[drawn[3]])
 
 
 def test_soft_reals_augmentation_softens_only_real_faces(real_dir, fake_dir, tmp_path):

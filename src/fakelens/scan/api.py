@@ -49,7 +49,7 @@ def skipped_summary(skipped: list[tuple[Path, str]]) -> str:
     return f"{len(skipped)} skipped: " + ", ".join(f"{n} {r}" for r, n in reasons.most_common())
 
 
-def _empty_folder_record(folder: Path, detector) -> FileResult:
+def empty_folder_record(folder: Path, detector) -> FileResult:
     reason = FakelensError(
         "no image or video files (searched recursively)", folder, verb="nothing to scan in"
     )
@@ -119,7 +119,7 @@ def scan_paths(
     )
     try:
         for folder in empty:
-            result = _empty_folder_record(folder, detector)
+            result = empty_folder_record(folder, detector)
             if writer is not None:
                 writer.write(result)
             records.append(result.record)

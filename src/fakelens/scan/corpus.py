@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -30,11 +31,18 @@ from rich.console import Console
 from fakelens.errors import FakelensError
 from fakelens.records import record_file, to_json
 from fakelens.scan.api import collect_inputs
-from fakelens.scan.output import path_key, repair, scan_records
+from fakelens.scan.output import is_scan_jsonl, path_key, repair, scan_records
 from fakelens.scan.scanner import ScanOptions
 
 FORMATS = ("jsonl", "parquet")
 LIST_SUFFIXES = (".txt", ".lst", ".list")
+SHARD_NAME = re.compile(r"part-[0-9a-f]{8}-\d{5}\.(jsonl|parquet)")  # what _ShardWriter names them
+
+
+def shards(out_dir: Path, fmt: str) -> list[Path]:
+    """This engine's shards of one format under ``out_dir`` (other ``part-*`` files are not ours)."""
+    found = sorted(p for p in out_dir.glob(f"part-*.{fmt}") if SHARD_NAME.fullmatch(p.name))
+    return [p for p in found if fmt != "jsonl" or is_scan_jsonl(p)]
 
 
 def read_input_list(path: Path) -> list[Path]:
@@ -64,13 +72,13 @@ def expand_inputs(paths) -> list[Path]:
 def done_in_shards(out_dir: Path, retry_errors: bool = False) -> set[str]:
     """Files (by :func:`path_key`) with a file record in any shard under ``out_dir``."""
     done: set[str] = set()
-    for shard in sorted(out_dir.glob("part-*.jsonl")):
+    for shard in shards(out_dir, "jsonl"):
         done |= {
             path_key(record_file(r))
             for r in scan_records(shard)
             if r["type"] == "file" and not (retry_errors and r.get("verdict") == "error")
         }
-    parquet = sorted(out_dir.glob("part-*.parquet"))
+    parquet = shards(out_dir, "parquet")
     if parquet:
         import pyarrow.parquet as pq
 
@@ -93,8 +101,11 @@ class ScanActor:
         backend: str = "auto",
         threshold=None,
         gpu: bool = False,
+        cwd: str | None = None,
     ):
         os.environ["FAKELENS_THREADS"] = str(threads)  # ONNX Runtime's intra-op threads
+        if cwd is not None and os.path.isdir(cwd):
+            os.chdir(cwd)  # relative inputs name the driver's files, and records keep their spelling
         import cv2
         import torch
 
@@ -104,6 +115,9 @@ class ScanActor:
 
         torch.set_num_threads(threads)
         cv2.setNumThreads(1)
+        if gpu:  # full-precision convolutions: the same scores (to 6 decimals) as on a CPU
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
         # a GPU worker scores in PyTorch on its GPU (Ray sets CUDA_VISIBLE_DEVICES to the one it holds)
         detector = load_torch_scorer(model, device="cuda") if gpu else load_detector(model, backend=backend)
         if threshold is not None:
@@ -113,9 +127,15 @@ class ScanActor:
     def __call__(self, batch: dict) -> dict:
         """``batch["path"]``: file names as bytes (Arrow strings must be UTF-8; file names need not
         be); returns each file's JSONL lines, as the local writer would write them."""
+        from fakelens.scan.api import empty_folder_record
+
         lines = []
         for raw in batch["path"]:
-            result = self.scanner.scan_file(Path(os.fsdecode(bytes(raw))))
+            path = Path(os.fsdecode(bytes(raw)))
+            if path.is_dir():  # a given folder without media: its error record, as the local engine writes
+                result = empty_folder_record(path, self.scanner.detector)
+            else:
+                result = self.scanner.scan_file(path)
             lines.append(json.dumps([to_json(r) for r in result.faces] + [to_json(result.record)]))
         return {"lines": lines}
 
@@ -156,9 +176,32 @@ class _ShardWriter:
             import pyarrow.parquet as pq
 
             rows = [parquet_row(lines) for lines in self._pending]
-            pq.write_table(pa.Table.from_pylist(rows), self._next())
+            path = self._next()
+            tmp = path.with_name(f".{path.name}.tmp")  # a killed write leaves no half shard to trip --resume
+            pq.write_table(pa.Table.from_pylist(rows, schema=parquet_schema()), tmp)
+            os.replace(tmp, path)
             self._pending = []
         self.rows = 0
+
+
+def parquet_schema():
+    """One schema for every shard (the file record's fields, ``file_bytes``, ``face_records``): with
+    a schema guessed per shard, a column that is all null in one shard cannot be read with the rest."""
+    import dataclasses
+
+    import pyarrow as pa
+
+    from fakelens.records import FileRecord
+
+    def arrow_type(annotation: str):
+        if annotation.startswith("float"):
+            return pa.float64()
+        if annotation.startswith("int"):
+            return pa.int64()
+        return pa.string()
+
+    fields = [pa.field(f.name, arrow_type(str(f.type))) for f in dataclasses.fields(FileRecord)]
+    return pa.schema([*fields, pa.field("file_bytes", pa.string()), pa.field("face_records", pa.string())])
 
 
 def parquet_row(lines: list[str]) -> dict:
@@ -226,16 +269,20 @@ def scan_corpus(
     if out_dir.exists() and not out_dir.is_dir():
         raise FakelensError("with --engine ray, --out is a folder of shards", out_dir, "refusing")
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = collect_inputs(expand_inputs(paths)).files
+    inputs = collect_inputs(expand_inputs(paths))
+    files = [*inputs.files, *inputs.empty]  # a given folder without media gets its error record
+    from fakelens.models.detector import resolve_checkpoint
+
+    resolve_checkpoint(model)  # a bad --model is one line here, not a Ray error from every worker
     resume = resume or retry_errors
-    if not resume and any(out_dir.glob("part-*")):
+    if not resume and (shards(out_dir, "jsonl") or shards(out_dir, "parquet")):
         raise FakelensError(
             "holds shards of an earlier scan: --resume to continue it, or choose another --out",
             out_dir,
             "refusing",
         )
     if resume:  # a torn last line and a killed file's face records go (it is scanned again)
-        for shard in out_dir.glob("part-*.jsonl"):
+        for shard in shards(out_dir, "jsonl"):
             repair(shard, drop_errors=retry_errors)
     done = done_in_shards(out_dir, retry_errors) if resume else set()
     todo = [f for f in files if path_key(f) not in done]
@@ -272,6 +319,7 @@ def scan_corpus(
                 "backend": backend,
                 "threshold": threshold,
                 "gpu": gpus_per_worker > 0,
+                "cwd": os.getcwd(),
             },
             batch_size=1,
             compute=ray.data.ActorPoolStrategy(size=workers),

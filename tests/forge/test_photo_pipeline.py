@@ -38,9 +38,7 @@ def _container_features(img: np.ndarray) -> np.ndarray:
 
 
 def _png_vs_jpeg_auc(images: list[np.ndarray], labels: np.ndarray) -> float:
-    x = np.stack([_container_features(i) for i in images])
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    return float(cross_val_score(clf, x, labels, cv=5, scoring="roc_auc").mean())
+    return _auc(_container_features, images, labels)
 
 
 @pytest.mark.parametrize("source_quality", [75, 95])  # UTKFace's and LFW's JPEG quality

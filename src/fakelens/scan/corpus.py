@@ -30,8 +30,8 @@ from rich.console import Console
 
 from fakelens.errors import FakelensError
 from fakelens.records import record_file, to_json
-from fakelens.scan.api import collect_inputs
-from fakelens.scan.output import is_scan_jsonl, path_key, repair, scan_records
+from fakelens.scan.api import collect_inputs, empty_folder_record
+from fakelens.scan.output import done_files, is_scan_jsonl, path_key, repair
 from fakelens.scan.scanner import ScanOptions
 
 FORMATS = ("jsonl", "parquet")
@@ -73,11 +73,7 @@ def done_in_shards(out_dir: Path, retry_errors: bool = False) -> set[str]:
     """Files (by :func:`path_key`) with a file record in any shard under ``out_dir``."""
     done: set[str] = set()
     for shard in shards(out_dir, "jsonl"):
-        done |= {
-            path_key(record_file(r))
-            for r in scan_records(shard)
-            if r["type"] == "file" and not (retry_errors and r.get("verdict") == "error")
-        }
+        done |= done_files(shard, retry_errors)  # what --resume reads from a local JSONL
     parquet = shards(out_dir, "parquet")
     if parquet:
         import pyarrow.parquet as pq
@@ -127,8 +123,6 @@ class ScanActor:
     def __call__(self, batch: dict) -> dict:
         """``batch["path"]``: file names as bytes (Arrow strings must be UTF-8; file names need not
         be); returns each file's JSONL lines, as the local writer would write them."""
-        from fakelens.scan.api import empty_folder_record
-
         lines = []
         for raw in batch["path"]:
             path = Path(os.fsdecode(bytes(raw)))

@@ -30,6 +30,14 @@ runner = CliRunner()
         (["prepare", "src", "--layout", "ffpp", "--compression", "c32", "-o", "o"], "did you mean 'c23'?"),
         (["report", "run", "--metric", "aux"], "--metric 'aux' is not one of auc, ap, eer, acc, fpr, tpr"),
         (["synth", "real", "-o", "o", "--methods", "sbi,fceswap"], "--methods 'fceswap' is not one of"),
+        (
+            ["train", "r.yaml", "--strategy", "dpp"],
+            "--strategy 'dpp' is not one of auto, ddp (did you mean 'ddp'?)",
+        ),
+        (
+            ["train", "r.yaml", "--precision", "16"],
+            "--precision '16' is not one of 32-true, 16-mixed, bf16-mixed",
+        ),
     ],
 )
 def test_a_wrong_choice_is_one_line_with_a_suggestion(args, wanted):

@@ -28,6 +28,23 @@ class Engine(StrEnum):
     ray = "ray"
 
 
+class Accelerator(StrEnum):
+    cpu = "cpu"
+    gpu = "gpu"
+    auto = "auto"
+
+
+class Strategy(StrEnum):
+    auto = "auto"
+    ddp = "ddp"
+
+
+class Precision(StrEnum):
+    full = "32-true"
+    mixed16 = "16-mixed"
+    bf16 = "bf16-mixed"
+
+
 class ShardFormat(StrEnum):
     jsonl = "jsonl"
     parquet = "parquet"

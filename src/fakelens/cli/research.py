@@ -11,7 +11,19 @@ from rich.table import Table
 from rich.text import Text
 
 from fakelens.cli._common import app, err_console, fmt_metric, one_line_errors, out_console
-from fakelens.cli.choices import SYNTH_METHODS, Backend, Compression, Layout, Metric, Tta, choice, choice_list
+from fakelens.cli.choices import (
+    SYNTH_METHODS,
+    Accelerator,
+    Backend,
+    Compression,
+    Layout,
+    Metric,
+    Precision,
+    Strategy,
+    Tta,
+    choice,
+    choice_list,
+)
 
 
 @app.command()
@@ -106,11 +118,25 @@ def train(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a config key: train.epochs=3")
     ] = None,
+    accelerator: Annotated[
+        Accelerator, choice(Accelerator, "--accelerator", help="cpu (the default), gpu or auto (Lightning).")
+    ] = Accelerator.cpu,
+    devices: Annotated[int, typer.Option(min=1, help="Processes per node (GPUs, or CPU processes).")] = 1,
+    num_nodes: Annotated[int, typer.Option(min=1, help="Machines (torchrun/SLURM start them).")] = 1,
+    strategy: Annotated[
+        Strategy, choice(Strategy, "--strategy", help="auto or ddp (Lightning Fabric; gloo on CPU).")
+    ] = Strategy.auto,
+    precision: Annotated[
+        Precision, choice(Precision, "--precision", help="32-true, 16-mixed (GPU) or bf16-mixed.")
+    ] = Precision.full,
 ):
-    """Train a detector: real faces with self-blended fakes made on the fly, or a prepared manifest."""
+    """Train a detector: real faces with self-blended fakes made on the fly, or a prepared manifest.
+    Any of --accelerator/--devices/--num-nodes/--strategy/--precision runs it on Lightning Fabric
+    (docs/distributed.md); the same recipe, batches and checkpoints."""
     import yaml
 
     from fakelens.train.config import TrainConfig
+    from fakelens.train.distributed import Launch, is_main_process
     from fakelens.train.loop import train as run_training
 
     overrides = {}
@@ -122,8 +148,10 @@ def train(
     if out is not None:
         overrides["out_dir"] = str(out)
     cfg = TrainConfig.from_yaml(config, overrides)
-    folder = run_training(cfg, resume=resume)
-    out_console.print(f"checkpoint: {folder}")
+    launch = Launch(accelerator.value, devices, num_nodes, strategy.value, precision.value)
+    folder = run_training(cfg, resume=resume, launch=launch)
+    if is_main_process():
+        out_console.print(f"checkpoint: {folder}")
 
 
 @app.command()

@@ -90,6 +90,8 @@ class AcmfOptions(BaseModel):
 class ACMF(Method):
     """Masked high-frequency BCE; after stage 1, plus attention consistency with a frozen copy."""
 
+    multi_process = False  # it calls the model's parts (forward_features, head) itself
+
     def __init__(self, options=None, seed: int = 0, epochs: int = 1):
         super().__init__(options, seed, epochs)
         self.teacher: torch.nn.Module | None = None

@@ -123,15 +123,20 @@ def xception(pretrained: bool | str = False, drop_rate: float = 0.2) -> ForgeryC
 
 
 class _TinyBackbone(nn.Module):
-    """Four conv blocks; for tests and smoke runs where a real backbone is too slow."""
+    """Four conv blocks; for tests and smoke runs where a real backbone is too slow. ``norm="group"``
+    makes every image's output independent of its batch (a DDP run on CPU, where torch has no
+    SyncBatchNorm, then takes exactly one process's steps)."""
 
     num_features = 64
 
-    def __init__(self):
+    def __init__(self, norm: str = "batch"):
         super().__init__()
+        if norm not in ("batch", "group"):
+            raise ValueError(f"tiny-cnn: norm must be 'batch' or 'group', not {norm!r}")
         layers, ch = [], 3
         for out in (16, 32, 64, 64):
-            layers += [nn.Conv2d(ch, out, 3, stride=2, padding=1), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+            layer_norm = nn.BatchNorm2d(out) if norm == "batch" else nn.GroupNorm(4, out)
+            layers += [nn.Conv2d(ch, out, 3, stride=2, padding=1), layer_norm, nn.ReLU(inplace=True)]
             ch = out
         self.body = nn.Sequential(*layers)
 
@@ -139,7 +144,7 @@ class _TinyBackbone(nn.Module):
         return self.body(x)
 
 
-def tiny_cnn(pretrained: bool = False, drop_rate: float = 0.0) -> ForgeryClassifier:
+def tiny_cnn(pretrained: bool = False, drop_rate: float = 0.0, norm: str = "batch") -> ForgeryClassifier:
     if pretrained:
         raise ValueError("tiny-cnn has no pretrained weights")
-    return ForgeryClassifier(_TinyBackbone(), _TinyBackbone.num_features, drop_rate)
+    return ForgeryClassifier(_TinyBackbone(norm), _TinyBackbone.num_features, drop_rate)

@@ -126,6 +126,8 @@ class Hierarchical(Method):
     """0.6 patch + 0.4 image BCE per branch, the fused level-1 BCE and, for fakes, the level-2 forgery
     type from the batch's ``kind`` (1 self-blend -> type 0, 2 ready-made -> type 1)."""
 
+    multi_process = False  # it calls the model's parts (forward_features, head) itself
+
     def loss(self, model, batch):
         x, y, kind = batch["image"], batch["label"], batch["kind"]
         out = model.branch_outputs(model.forward_features(x))

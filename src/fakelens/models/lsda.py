@@ -79,6 +79,8 @@ class LatentAugmentation(Method):
     """LSDA-style latent augmentation: BCE, plus the fakes' pooled features, augmented, must still
     be called fake by the head (no teachers, distillation or domain head: see the module)."""
 
+    multi_process = False  # it calls the model's parts (forward_features, head) itself
+
     def __init__(self, options=None, seed: int = 0, epochs: int = 1):
         super().__init__(options, seed, epochs)
         self.centroid: torch.Tensor | None = None

@@ -59,6 +59,10 @@ class Method:
     ready_made_fakes: ClassVar[bool] = True
     # fitted in closed form on frozen features (train/probe.py), not by the loop's gradient steps
     fitted_head: ClassVar[bool] = False
+    # it can train in several processes (train/distributed.py): its loss calls the model only through
+    # forward (DDP synchronises gradients there) and it keeps no per-item state that one process's
+    # share of the batches would leave incomplete
+    multi_process: ClassVar[bool] = True
 
     def __init__(self, options: BaseModel | None = None, seed: int = 0, epochs: int = 1):
         self.opts = options if options is not None else self.options()

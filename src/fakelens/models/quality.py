@@ -66,6 +66,8 @@ def weighted_permutation(weights: np.ndarray, rng: np.random.Generator) -> np.nd
 
 @register_method("quality", options=QualityOptions, needs_sbi=True)
 class QualityCurriculum(Method):
+    multi_process = False  # each process would rate only its own share of the fakes (loss)
+
     def __init__(self, options=None, seed: int = 0, epochs: int = 1):
         super().__init__(options, seed, epochs)
         self.static: np.ndarray | None = None  # (faces, K) PSNR of each fixed fake

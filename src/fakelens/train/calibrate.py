@@ -21,8 +21,10 @@ def real_scores(model: torch.nn.Module, crops: np.ndarray, preprocess: Preproces
         raise ValueError("no validation faces to calibrate the threshold on")
     was_training = model.training
     model.eval()
+    first = next(model.parameters(), None)  # a parameterless scorer runs on the CPU
+    device = first.device if first is not None else torch.device("cpu")
     scores = [
-        torch.sigmoid(model(preprocess.to_tensor(list(crops[i : i + 32])))).numpy()
+        torch.sigmoid(model(preprocess.to_tensor(list(crops[i : i + 32])).to(device)).float()).cpu().numpy()
         for i in range(0, len(crops), 32)
     ]
     model.train(was_training)

@@ -50,14 +50,28 @@ def test_processes_split_each_global_batch_and_weigh_their_share():
     assert len(rank_batches(list(range(9)), 4, 2, 3)) == len(rank_batches(list(range(9)), 4, 0, 3)) == 2
 
 
-def test_methods_that_call_model_parts_or_rate_items_are_refused_under_ddp():
+def test_methods_that_call_model_parts_or_rate_items_train_in_one_cpu_process_only():
     from fakelens.models.methods import get_method
 
     check_method(get_method("acmf"), 1)
     check_method(get_method("plain"), 2)
+    check_method(get_method("fidelity"), 2, "cuda")
     for name in ("acmf", "lsda", "hierarchical", "quality"):
-        with pytest.raises(ConfigError, match=f"{name}.*several processes"):
+        with pytest.raises(ConfigError, match=f"{name}.*one CPU process only"):
             check_method(get_method(name), 2)
+        with pytest.raises(ConfigError, match=f"{name}.*one CPU process only"):
+            check_method(get_method(name), 1, "cuda")
+
+
+def test_launches_that_would_train_out_of_step_are_refused(monkeypatch):
+    from fakelens.train.distributed import check_batch, make_runner
+
+    check_batch(2, 2)
+    with pytest.raises(ConfigError, match="pairs_per_batch 1 is smaller than the 2 processes"):
+        check_batch(1, 2)
+    monkeypatch.setenv("WORLD_SIZE", "4")  # torchrun started 4 processes, the command has no flags
+    with pytest.raises(ConfigError, match="4 processes were started"):
+        make_runner(None)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")

@@ -34,7 +34,7 @@ _LAPLACE = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]).vi
 def sharpness(x: torch.Tensor) -> torch.Tensor:
     """(N,) log variance of the Laplacian of the luminance: low for blurry, low-quality faces."""
     lum = (0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]).unsqueeze(1)
-    lap = F.conv2d(lum, _LAPLACE.to(x.dtype))
+    lap = F.conv2d(lum, _LAPLACE.to(device=x.device, dtype=x.dtype))
     return torch.log(lap.var(dim=(1, 2, 3)) + 1e-8)
 
 

@@ -11,6 +11,7 @@ DDP run takes the same optimiser steps as one process on the whole batch (``rank
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from dataclasses import asdict, dataclass
 
@@ -147,7 +148,15 @@ class FabricRunner:
 
 
 def make_runner(launch: Launch | None):
-    return LocalRunner() if launch is None or launch.local else FabricRunner(launch)
+    if launch is None or launch.local:
+        started = int(os.environ.get("WORLD_SIZE", "1"))
+        if started > 1:  # torchrun/SLURM started several processes: one-process runs would collide
+            raise ConfigError(
+                f"{started} processes were started (WORLD_SIZE), but no launch flags were given: "
+                "pass --devices, --num-nodes and --strategy ddp to match"
+            )
+        return LocalRunner()
+    return FabricRunner(launch)
 
 
 def is_main_process() -> bool:
@@ -159,14 +168,23 @@ def is_main_process() -> bool:
     return getattr(rank_zero_only, "rank", 0) == 0
 
 
-def check_method(method_cls, world_size: int) -> None:
+def check_method(method_cls, world_size: int, device_type: str = "cpu") -> None:
     """DDP synchronises gradients in the wrapped model's forward, and each process sees only its
     share of the items: a method that calls the model's parts directly or rates every item itself
-    (``Method.multi_process = False``) is refused rather than trained out of step."""
-    if world_size > 1 and not method_cls.multi_process:
+    (``Method.multi_process = False``; these also draw or read tensors on the CPU) trains in one CPU
+    process only, refused rather than trained out of step."""
+    if (world_size > 1 or device_type != "cpu") and not method_cls.multi_process:
         raise ConfigError(
-            f"method {method_cls.name!r} cannot train in several processes (it calls the model's parts "
-            "or keeps per-item state); train it in one (--devices 1 --num-nodes 1)"
+            f"method {method_cls.name!r} trains in one CPU process only (it calls the model's parts "
+            "or keeps per-item state); drop --devices/--num-nodes/--accelerator"
+        )
+
+
+def check_batch(pairs_per_batch: int, world_size: int) -> None:
+    if pairs_per_batch < world_size:
+        raise ConfigError(
+            f"train.pairs_per_batch {pairs_per_batch} is smaller than the {world_size} processes: "
+            "every process needs at least one item of each batch"
         )
 
 

@@ -37,7 +37,14 @@ from fakelens.preprocess import Preprocess
 from fakelens.train.calibrate import THRESHOLD_RULE, fit_temperature, real_quantile_threshold
 from fakelens.train.config import TrainConfig
 from fakelens.train.data import load_faces, training_items, validation_set
-from fakelens.train.distributed import Launch, check_method, epoch_order, make_runner, rank_batches
+from fakelens.train.distributed import (
+    Launch,
+    check_batch,
+    check_method,
+    epoch_order,
+    make_runner,
+    rank_batches,
+)
 
 METHOD_STATE = "method.safetensors"  # in last/: what the training method needs to resume exactly
 
@@ -224,14 +231,15 @@ def train(cfg: TrainConfig, resume: bool = False, launch: Launch | None = None) 
 
     face = FaceConfig.from_dict(cfg.face)
     method_cls = get_method(cfg.method.name)
-    check_method(method_cls, runner.world_size)
+    check_method(method_cls, runner.world_size, runner.device.type)
+    check_batch(cfg.train.pairs_per_batch, runner.world_size)
     if method_cls.fitted_head and not runner.launch.local:
         raise ConfigError(
             f"method {cfg.method.name!r} is fitted in closed form in one process: drop the launch flags"
         )
     refuse = None if method_cls.ready_made_fakes else cfg.method.name
     with runner.main_first():  # the first process fills the face cache and writes splits.json
-        faces = load_faces(cfg.data, face, out, refuse_ready_made=refuse)
+        faces = load_faces(cfg.data, face, out if main else None, refuse_ready_made=refuse)
 
     pre = Preprocess(cfg.model.input_size, tuple(cfg.model.mean), tuple(cfg.model.std))
     model_kwargs = {"drop_rate": cfg.model.drop_rate, **cfg.model.kwargs}
@@ -328,11 +336,18 @@ def train(cfg: TrainConfig, resume: bool = False, launch: Launch | None = None) 
                 runner,
             )
             method.end_epoch(epoch)
-            stop = False
+            stop, failed = False, None
             if main:
-                stop = _finish_epoch(run, state, epoch, losses, task)
-            state, stop = runner.broadcast((state, stop))  # every process stops after the same epoch
-            if stop:
+                try:
+                    stop = _finish_epoch(run, state, epoch, losses, task)
+                except Exception as err:  # the others wait in broadcast: tell them, then fail loudly
+                    failed = err
+            state, stop, reason = runner.broadcast((state, stop, None if failed is None else repr(failed)))
+            if failed is not None:
+                raise failed
+            if reason is not None:
+                raise RuntimeError(f"the main process failed after epoch {epoch + 1}: {reason}")
+            if stop:  # every process stops after the same epoch
                 break
     if main:
         console.print(

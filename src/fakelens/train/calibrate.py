@@ -14,6 +14,12 @@ from fakelens.preprocess import Preprocess
 THRESHOLD_RULE = "95th percentile of p(fake) over clean validation real faces (5 % false alarms there)"
 
 
+def module_device(model: torch.nn.Module) -> torch.device:
+    """Where the model's weights are (a parameterless scorer runs on the CPU)."""
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
 @torch.inference_mode()
 def real_scores(model: torch.nn.Module, crops: np.ndarray, preprocess: Preprocess) -> np.ndarray:
     """p(fake) of every aligned real face crop (the model left in the mode it was in)."""
@@ -21,8 +27,7 @@ def real_scores(model: torch.nn.Module, crops: np.ndarray, preprocess: Preproces
         raise ValueError("no validation faces to calibrate the threshold on")
     was_training = model.training
     model.eval()
-    first = next(model.parameters(), None)  # a parameterless scorer runs on the CPU
-    device = first.device if first is not None else torch.device("cpu")
+    device = module_device(model)
     scores = [
         torch.sigmoid(model(preprocess.to_tensor(list(crops[i : i + 32])).to(device)).float()).cpu().numpy()
         for i in range(0, len(crops), 32)

@@ -34,7 +34,7 @@ from fakelens.models.checkpoint import (
 from fakelens.models.methods import Method, get_method
 from fakelens.models.registry import create_model
 from fakelens.preprocess import Preprocess
-from fakelens.train.calibrate import THRESHOLD_RULE, fit_temperature, real_quantile_threshold
+from fakelens.train.calibrate import THRESHOLD_RULE, fit_temperature, module_device, real_quantile_threshold
 from fakelens.train.config import TrainConfig
 from fakelens.train.data import load_faces, training_items, validation_set
 from fakelens.train.distributed import (
@@ -81,7 +81,7 @@ def _load_opt(path: Path, opt: torch.optim.Optimizer) -> None:
 def _validate(model, x_val: torch.Tensor, y_val: torch.Tensor, batch: int = 64) -> tuple[dict, np.ndarray]:
     """Validation figures and the logits they came from (the temperature is fitted on them)."""
     model.eval()
-    device = next(model.parameters()).device
+    device = module_device(model)
     logits = torch.cat(
         [model(x_val[i : i + batch].to(device)).float().cpu() for i in range(0, len(x_val), batch)]
     )
@@ -109,7 +109,7 @@ def _run_epoch(model, opt, loader, factors, lr_at, first_step, progress, task, m
     for i, (batch, factor) in enumerate(zip(loader, factors, strict=True)):
         for group in opt.param_groups:
             group["lr"] = lr_at(first_step + i)
-        if runner.world_size > 1 or runner.device.type != "cpu":
+        if runner.device.type != "cpu":
             batch = {k: v.to(runner.device) if torch.is_tensor(v) else v for k, v in batch.items()}
         with runner.autocast():
             loss = method.loss(model, batch)

@@ -118,6 +118,14 @@ def train(
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="Override a config key: train.epochs=3")
     ] = None,
+    continue_from: Annotated[
+        str | None,
+        typer.Option(
+            "--continue-from",
+            help="Train the recipe's forgery task on this trained model (a folder or a shipped name): "
+            "method incremental adds a head, replays its memory and distils; others fine-tune it.",
+        ),
+    ] = None,
     accelerator: Annotated[
         Accelerator, choice(Accelerator, "--accelerator", help="cpu (the default), gpu or auto (Lightning).")
     ] = Accelerator.cpu,
@@ -147,6 +155,10 @@ def train(
         overrides[key] = yaml.safe_load(value)
     if out is not None:
         overrides["out_dir"] = str(out)
+    if continue_from is not None:  # a path as the user typed it (from here, not from the recipe)
+        given = Path(continue_from)
+        overrides["model.continue_from"] = str(given.resolve()) if given.exists() else continue_from
+        overrides.setdefault("model.init_from", None)
     cfg = TrainConfig.from_yaml(config, overrides)
     launch = Launch(accelerator.value, devices, num_nodes, strategy.value, precision.value)
     folder = run_training(cfg, resume=resume, launch=launch)

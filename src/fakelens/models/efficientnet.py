@@ -26,28 +26,40 @@ LITE_WHEELS = {
 
 
 class ForgeryClassifier(nn.Module):
-    """Backbone -> global pool -> dropout -> one logit of p(fake); timm's two-step interface."""
+    """Backbone -> global pool -> dropout -> one logit of p(fake); timm's two-step interface.
 
-    def __init__(self, backbone: nn.Module, num_features: int, drop_rate: float = 0.2):
+    ``heads > 1`` (incremental detection, models/incremental.py): one logit per forgery task, and the
+    verdict's logit is their maximum (a face is fake when any task's head finds it fake); one head
+    keeps the original single-logit weights and outputs exactly."""
+
+    def __init__(self, backbone: nn.Module, num_features: int, drop_rate: float = 0.2, heads: int = 1):
         super().__init__()
+        if heads < 1:
+            raise ValueError(f"heads must be 1 or more, not {heads}")
         self.backbone = backbone
         self.drop = nn.Dropout(drop_rate)
-        self.head = nn.Linear(num_features, 1)
+        self.head = nn.Linear(num_features, heads)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone.forward_features(x)
+
+    def forward_heads(self, pooled: torch.Tensor) -> torch.Tensor:
+        """(N, heads) logits of pooled features, one per task."""
+        return self.head(self.drop(pooled))
 
     def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         pooled = features.mean(dim=(2, 3))
         if pre_logits:
             return pooled
-        return self.head(self.drop(pooled)).squeeze(1)
+        return self.forward_heads(pooled).amax(dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
 
-def _timm_classifier(arch: str, pretrained: bool | str, drop_rate: float = 0.2) -> ForgeryClassifier:
+def _timm_classifier(
+    arch: str, pretrained: bool | str, drop_rate: float = 0.2, heads: int = 1
+) -> ForgeryClassifier:
     """``pretrained``: False (random), True (timm's hub: needs internet), or a local weights file
     (``.safetensors``/``.pth`` in timm's naming) for machines without internet."""
     import timm
@@ -59,7 +71,7 @@ def _timm_classifier(arch: str, pretrained: bool | str, drop_rate: float = 0.2) 
         kwargs["pretrained_cfg_overlay"] = {"file": str(pretrained)}
         pretrained = True
     backbone = timm.create_model(arch, pretrained=pretrained, num_classes=0, global_pool="", **kwargs)
-    return ForgeryClassifier(backbone, backbone.num_features, drop_rate)
+    return ForgeryClassifier(backbone, backbone.num_features, drop_rate, heads)
 
 
 def load_lite_imagenet(backbone: nn.Module, variant: int = 0) -> None:
@@ -93,17 +105,17 @@ def load_lite_imagenet(backbone: nn.Module, variant: int = 0) -> None:
     backbone.load_state_dict(new_state, strict=False)
 
 
-def sbi_effnet_lite0(pretrained: bool = False, drop_rate: float = 0.2) -> ForgeryClassifier:
-    model = _timm_classifier("tf_efficientnet_lite0", pretrained=False, drop_rate=drop_rate)
+def sbi_effnet_lite0(pretrained: bool = False, drop_rate: float = 0.2, heads: int = 1) -> ForgeryClassifier:
+    model = _timm_classifier("tf_efficientnet_lite0", pretrained=False, drop_rate=drop_rate, heads=heads)
     if pretrained:
         load_lite_imagenet(model.backbone, 0)
     return model
 
 
-def sbi_effnet_lite2(pretrained: bool = False, drop_rate: float = 0.3) -> ForgeryClassifier:
+def sbi_effnet_lite2(pretrained: bool = False, drop_rate: float = 0.3, heads: int = 1) -> ForgeryClassifier:
     """EfficientNet-Lite2 (6.1 M parameters, native 260 px), the strongest ImageNet backbone that
     ships offline: issue 16's candidate for a video-trained default (not yet trained here)."""
-    model = _timm_classifier("tf_efficientnet_lite2", pretrained=False, drop_rate=drop_rate)
+    model = _timm_classifier("tf_efficientnet_lite2", pretrained=False, drop_rate=drop_rate, heads=heads)
     if pretrained:
         load_lite_imagenet(model.backbone, 2)
     return model
@@ -144,7 +156,9 @@ class _TinyBackbone(nn.Module):
         return self.body(x)
 
 
-def tiny_cnn(pretrained: bool = False, drop_rate: float = 0.0, norm: str = "batch") -> ForgeryClassifier:
+def tiny_cnn(
+    pretrained: bool = False, drop_rate: float = 0.0, norm: str = "batch", heads: int = 1
+) -> ForgeryClassifier:
     if pretrained:
         raise ValueError("tiny-cnn has no pretrained weights")
-    return ForgeryClassifier(_TinyBackbone(norm), _TinyBackbone.num_features, drop_rate)
+    return ForgeryClassifier(_TinyBackbone(norm), _TinyBackbone.num_features, drop_rate, heads)

@@ -37,6 +37,7 @@ _INDEX: dict[str, str] = {
     "fidelity": "fakelens.models.deepfidelity",
     "hierarchical": "fakelens.models.hfc_mffd",
     "quality": "fakelens.models.quality",
+    "incremental": "fakelens.models.incremental",
     "linear-probe": "fakelens.models.methods",
 }
 _METHODS: dict[str, type[Method]] = {}
@@ -63,6 +64,8 @@ class Method:
     # forward (DDP synchronises gradients there) and it keeps no per-item state that one process's
     # share of the batches would leave incomplete
     multi_process: ClassVar[bool] = True
+    # continued on a new task (--continue-from), it adds a head for it (models/incremental.py)
+    grows_heads: ClassVar[bool] = False
 
     def __init__(self, options: BaseModel | None = None, seed: int = 0, epochs: int = 1):
         self.opts = options if options is not None else self.options()
@@ -78,6 +81,14 @@ class Method:
 
     def end_epoch(self, epoch: int) -> None:
         """Called after each epoch's training steps, before ``state_dict`` is saved."""
+
+    def attach_previous(self, previous) -> None:
+        """A continued run (``--continue-from``): the model it continues (train/continual.py)."""
+
+    def after_training(
+        self, model_dir, model: torch.nn.Module, items, task: str, aligned=frozenset()
+    ) -> None:
+        """Called once after the last epoch with the selected checkpoint's folder (its memory)."""
 
     def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError(f"method {self.name!r} defines no loss")

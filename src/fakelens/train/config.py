@@ -23,6 +23,10 @@ class ModelSection(_Strict):
     # warm start: every weight from a trained checkpoint of the same architecture (a shipped model's
     # name or a checkpoint folder), e.g. a photo-trained detector continued on video faces
     init_from: str | None = None
+    # incremental detection: continue a trained detector on a new forgery task (``fakelens train
+    # --continue-from``): its weights, its task list and, for method incremental, its exemplar memory
+    # and a teacher (models/incremental.py); with method plain, naive fine-tuning
+    continue_from: str | None = None
     input_size: int = Field(128, ge=32, le=1024)
     drop_rate: float = Field(0.2, ge=0, lt=1)
     kwargs: dict = Field(default_factory=dict)  # architecture-specific options (npr: width)
@@ -55,6 +59,9 @@ class DataSection(_Strict):
     sbi: bool = True
     fake_dirs: list[Path] = Field(default_factory=list)
     fake_test_fraction: float = Field(0.4, ge=0, lt=1)
+    # keep only ready-made fakes of these families (data/families.py's fake_family: e.g. lipsync,
+    # "Stable Diffusion"); None keeps them all. One forgery task of an incremental sequence.
+    fake_families: list[str] | None = None
     # camera: exposure, blur, resampling, noise, JPEG on real and fake alike; flip: flips only;
     # flip+soft-reals: flips, and half the reals blurred or resampled (softness must not mean "fake");
     # video: exposure, blur, noise, down-up scaling, H.264 at CRF 18-40 (libx264), JPEG (forge/augment.py)
@@ -81,7 +88,7 @@ class DataSection(_Strict):
 
 # path-typed keys: relative to the YAML file that wrote them (a recipe or its base:), see yamlconfig
 DATA_PATHS = ("real_dirs", "fake_dirs", "manifest", "val_manifest", "cache_dir")
-TRAIN_PATHS = ("out_dir", "model.init_from", *(f"data.{key}" for key in DATA_PATHS))
+TRAIN_PATHS = ("out_dir", "model.init_from", "model.continue_from", *(f"data.{key}" for key in DATA_PATHS))
 
 
 class TrainSection(_Strict):
@@ -129,10 +136,11 @@ class TrainConfig(_Strict):
         from fakelens.models.checkpoint import shipped_models
 
         # base: merged, paths resolved (a shipped model's name in model.init_from is kept)
-        raw = read_config_yaml(path, TRAIN_PATHS, names=shipped_models())
+        names = shipped_models()
+        raw = read_config_yaml(path, TRAIN_PATHS, names=names)
         for key, value in (overrides or {}).items():  # dotted keys: train.epochs=3
             if key in TRAIN_PATHS and key != "out_dir":  # as if in the file; --out is the caller's
-                value = resolve_path(value, path.parent)
+                value = resolve_path(value, path.parent, names)
             node = raw
             *parents, leaf = key.split(".")
             for p in parents:
@@ -150,6 +158,8 @@ class TrainConfig(_Strict):
             raise ConfigError(f"face: {err}", path) from None
         if not cfg.data.real_dirs and cfg.data.manifest is None:
             raise ConfigError("data: give real_dirs or a manifest (or both)", path)
+        if cfg.model.init_from is not None and cfg.model.continue_from is not None:
+            raise ConfigError("model: give init_from (a warm start) or continue_from, not both", path)
         if cfg.data.real_dirs and cfg.data.val_manifest is not None:
             raise ConfigError("data: val_manifest (a protocol fold) takes no real_dirs beside it", path)
         if not cfg.data.sbi and not cfg.data.fake_dirs and cfg.data.manifest is None:

@@ -80,6 +80,7 @@ def manifest_splits(
     framing: str | None = None,
     exclude_groups: Iterable[str] = (),
     resplit: SplitRule | None = None,
+    held_out: bool = False,
 ) -> tuple[Splits, Splits, set[Path]]:
     """Reals and ready-made fakes (label 1 rows: a protocol fold's forgeries) for training and
     validation from manifests, and the rows that are aligned crops in the model's ``framing``.
@@ -88,7 +89,8 @@ def manifest_splits(
     split is never read); rows without one are split by group (``group`` column, else
     ``video_id``, else the file) with ``rule``. With ``val_manifest`` (a protocol fold) the first
     manifest trains and the second selects. Rows of ``exclude_groups`` are left out of both. With
-    ``resplit`` every row is assigned by its group with that rule instead of its split column."""
+    ``resplit`` every row is assigned by its group with that rule instead of its split column.
+    ``held_out``: the ``dev`` and ``final`` rows too (for a benchmark; training never reads them)."""
     from fakelens.data.manifest import read_manifest
 
     def group(r) -> str:
@@ -105,16 +107,20 @@ def manifest_splits(
                 "split file by file: frames of one video or photos of one person may land in train and val"
             )
         pairs = [(r, r.split or rule.assign(group(r))) for r in rows]
-        train = [r for r, s in pairs if s == "train"]
-        val = [r for r, s in pairs if s == "val"]
+        parts = {part: [r for r, s in pairs if s == part] for part in ("train", "val", "dev", "final")}
     else:
-        train = [r for r in rows if r.split in (None, "train")]
-        val = _without_groups(read_manifest(val_manifest), group, exclude_groups, "data.val_manifest")
-    aligned = {r.path for r in train + val if framing is not None and r.aligned == framing}
+        parts = {"train": [r for r in rows if r.split in (None, "train")], "dev": [], "final": []}
+        parts["val"] = _without_groups(
+            read_manifest(val_manifest), group, exclude_groups, "data.val_manifest"
+        )
+    if not held_out:
+        parts["dev"], parts["final"] = [], []
+    read = [r for chosen in parts.values() for r in chosen]
+    aligned = {r.path for r in read if framing is not None and r.aligned == framing}
 
     def splits(label: int) -> Splits:
         out = Splits(rule)
-        for part, chosen in (("train", train), ("val", val)):
+        for part, chosen in parts.items():
             for r in chosen:
                 if r.label == label:
                     out.files[part].append(r.path)
@@ -170,17 +176,42 @@ class TrainingFaces:
     val: FaceSet
     fakes_train: FaceSet | None
     fakes_val: FaceSet | None
+    aligned: frozenset[Path] = frozenset()  # files that are crops already (prepare/synth output)
 
 
-def data_splits(data: DataSection, framing: str | None = None) -> tuple[Splits, Splits, set[Path]]:
-    """(reals, ready-made fakes, aligned crops) by the recipe's one split rule."""
+def _only_families(fakes: Splits, families: list[str] | None) -> Splits:
+    """``data.fake_families``: the ready-made fakes of those families only (one incremental task)."""
+    if families is None:
+        return fakes
+    wanted = set(families)
+    found = {fake_family(p) for paths in fakes.files.values() for p in paths}
+    if not wanted & found:
+        raise ConfigError(
+            f"data.fake_families: no ready-made fakes of {', '.join(sorted(wanted))} "
+            f"(the fakes' families: {', '.join(sorted(found)) or 'none'})"
+        )
+    for part, paths in fakes.files.items():
+        fakes.files[part] = [p for p in paths if fake_family(p) in wanted]
+    return fakes
+
+
+def data_splits(
+    data: DataSection, framing: str | None = None, held_out: bool = False
+) -> tuple[Splits, Splits, set[Path]]:
+    """(reals, ready-made fakes, aligned crops) by the recipe's one split rule; a manifest's
+    ``dev``/``final`` rows only with ``held_out`` (folders' always: splits.json records them)."""
+    reals, fakes, aligned = _data_splits(data, framing, held_out)
+    return reals, _only_families(fakes, data.fake_families), aligned
+
+
+def _data_splits(data: DataSection, framing: str | None, held_out: bool) -> tuple[Splits, Splits, set[Path]]:
     rule = SplitRule(val=data.val_fraction, test=data.test_fraction, salt=data.split_salt)
     fake_rule = SplitRule(val=data.val_fraction, test=data.fake_test_fraction, salt=data.split_salt)
     if data.manifest is not None:
         resplit = data.manifest_split
         resplit_rule = resplit and SplitRule(val=resplit.val, test=resplit.test, salt=resplit.salt)
         reals, fakes, aligned = manifest_splits(
-            data.manifest, data.val_manifest, rule, framing, data.exclude_groups, resplit_rule
+            data.manifest, data.val_manifest, rule, framing, data.exclude_groups, resplit_rule, held_out
         )
         if not data.manifest_fakes:
             fakes = Splits(fake_rule)
@@ -240,7 +271,9 @@ def load_faces(
         if len(fs) < 2:
             raise ConfigError(f"data: only {len(fs)} usable {name.replace('_', ' ')} faces (need at least 2)")
         sets[name] = fs
-    return TrainingFaces(sets["train"], sets["val"], sets.get("fakes_train"), sets.get("fakes_val"))
+    return TrainingFaces(
+        sets["train"], sets["val"], sets.get("fakes_train"), sets.get("fakes_val"), frozenset(aligned)
+    )
 
 
 def training_items(faces: TrainingFaces, data: DataSection, pre: Preprocess, seed: int) -> SBIPairs:

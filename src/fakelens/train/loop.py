@@ -243,7 +243,13 @@ def train(cfg: TrainConfig, resume: bool = False, launch: Launch | None = None) 
 
     pre = Preprocess(cfg.model.input_size, tuple(cfg.model.mean), tuple(cfg.model.std))
     model_kwargs = {"drop_rate": cfg.model.drop_rate, **cfg.model.kwargs}
-    model = create_model(cfg.model.architecture, pretrained=cfg.model.pretrained, **model_kwargs)
+    previous = None
+    if cfg.model.continue_from is not None:  # a new forgery task on a trained detector
+        from fakelens.train.continual import continue_model
+
+        model, model_kwargs, previous = continue_model(cfg, method_cls.grows_heads, model_kwargs, face, pre)
+    else:
+        model = create_model(cfg.model.architecture, pretrained=cfg.model.pretrained, **model_kwargs)
     if cfg.model.init_from is not None:
         _warm_start(model, cfg.model.init_from, cfg.model.architecture)
     model = model.to(memory_format=torch.channels_last)
@@ -255,6 +261,10 @@ def train(cfg: TrainConfig, resume: bool = False, launch: Launch | None = None) 
         "face": face.to_dict(),
         "fakelens_version": __version__,
     }
+    if previous is not None or method_cls.grows_heads:
+        from fakelens.train.continual import continual_record
+
+        ckpt_config["incremental"] = continual_record(cfg, previous)
     if method_cls.fitted_head:
         from fakelens.train.probe import fit_probe
 
@@ -265,6 +275,8 @@ def train(cfg: TrainConfig, resume: bool = False, launch: Launch | None = None) 
     train_set = training_items(faces, cfg.data, pre, cfg.train.seed)
     opts = cfg.resolve_method()
     method = method_cls(opts, seed=cfg.train.seed, epochs=cfg.train.epochs)
+    if previous is not None:
+        method.attach_previous(previous)
     x_val, y_val = validation_set(faces, cfg.data, pre, cfg.train.seed)
 
     steps_per_epoch = math.ceil(len(train_set) / cfg.train.pairs_per_batch)
@@ -350,6 +362,7 @@ def train(cfg: TrainConfig, resume: bool = False, launch: Launch | None = None) 
             if stop:  # every process stops after the same epoch
                 break
     if main:
+        method.after_training(out / "model", model, train_set, cfg.name, faces.aligned)
         console.print(
             f"best epoch {state['best_epoch']} (by validation {cfg.train.select}); "
             f"{time.time() - t_start:.0f} s in all; checkpoint: {out / 'model'}"

@@ -1,0 +1,124 @@
+"""``fakelens train RECIPE --continue-from MODEL``: the recipe's forgery task trained on top of a
+trained detector. Method ``incremental`` (models/incremental.py) grows a head for the new task,
+replays the previous model's exemplar memory and distils from it; any other method fine-tunes the
+same network naively (the baseline incremental detection is measured against)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from safetensors.torch import load_file
+
+from fakelens.data.facecache import build_faceset
+from fakelens.errors import ConfigError
+from fakelens.faces.pipeline import FaceConfig
+from fakelens.forge.sbi import SBIConfig, self_blend
+from fakelens.models.checkpoint import WEIGHTS, load_weights, read_config, resolve_checkpoint
+from fakelens.models.incremental import MEMORY, Previous, ReplayBank
+from fakelens.models.registry import create_model
+from fakelens.preprocess import Preprocess
+from fakelens.train.config import TrainConfig
+
+console = Console(stderr=True)
+
+
+def previous_tasks(prev_cfg: dict) -> list[str]:
+    """The tasks a checkpoint was trained on, in order (a detector trained once: its own name)."""
+    return list((prev_cfg.get("incremental") or {}).get("tasks") or [prev_cfg.get("name", "task 1")])
+
+
+def continue_model(
+    cfg: TrainConfig, grows_heads: bool, model_kwargs: dict, face: FaceConfig, pre: Preprocess
+) -> tuple[torch.nn.Module, dict, Previous]:
+    """The network to train (the previous weights, a new head when ``grows_heads``), its kwargs,
+    and what the method needs of the previous model (teacher and replay bank only when growing)."""
+    spec = cfg.model.continue_from
+    folder = resolve_checkpoint(spec)
+    prev = read_config(folder)
+    theirs = prev.get("architecture")
+    if theirs != cfg.model.architecture:
+        raise ConfigError(f"model.continue_from: {spec!r} is a {theirs!r}, not a {cfg.model.architecture!r}")
+    if prev.get("face") != face.to_dict():
+        raise ConfigError(f"model.continue_from: {spec!r} frames faces unlike this recipe's face section")
+    prev_kwargs = dict(prev.get("model_kwargs") or {})
+    heads, tasks = int(prev_kwargs.get("heads", 1)), previous_tasks(prev)
+    if grows_heads and heads != len(tasks):
+        raise ConfigError(
+            f"model.continue_from: {spec!r} has {heads} head(s) for {len(tasks)} tasks (naively fine-tuned): "
+            "method incremental continues a model trained with one head per task"
+        )
+    kwargs = {**model_kwargs, "heads": heads + 1 if grows_heads else heads}
+    model = create_model(cfg.model.architecture, pretrained=False, **kwargs)
+    state = load_file(str(Path(folder) / WEIGHTS))
+    if grows_heads:  # the new task's head starts as the mean of the earlier ones
+        for key in ("head.weight", "head.bias"):
+            old = state[key]
+            state[key] = torch.cat([old, old.mean(dim=0, keepdim=True)])
+    own = model.state_dict()
+    if set(own) != set(state):
+        raise ConfigError(f"model.continue_from: {spec!r} does not fit this model (its keys differ)")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    console.print(f"continuing {folder} (tasks: {', '.join(tasks)}) on task {cfg.name!r}")
+    previous = Previous(Path(folder), tasks, None)
+    if grows_heads:
+        teacher = load_weights(folder, create_model(cfg.model.architecture, pretrained=False, **prev_kwargs))
+        previous.teacher = teacher.eval().requires_grad_(False)
+        previous.memory = read_memory(Path(folder))
+        previous.bank = replay_bank(previous.memory, face, pre, cfg.data.cache_dir)
+        if not previous.memory:
+            console.print(f"[yellow]warning[/] {folder} has no {MEMORY}: continuing without replay")
+    return model, kwargs, previous
+
+
+def read_memory(folder: Path) -> list[dict]:
+    path = folder / MEMORY
+    if not path.is_file():
+        return []
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{MEMORY} is not valid JSON ({err.msg})", folder) from None
+
+
+def replay_bank(memory: list[dict], face: FaceConfig, pre: Preprocess, cache_dir) -> ReplayBank | None:
+    """The exemplars as tensors: each file's aligned face (self-blends remade from their seed)."""
+    if not memory:
+        return None
+    aligned = {Path(e["path"]) for e in memory if e.get("aligned")}
+    paths = sorted({Path(e["path"]) for e in memory}, key=str)
+    faces = build_faceset(paths, face, cache_dir, aligned=aligned)
+    where = {p: i for i, p in enumerate(faces.paths)}
+    lost = [e["path"] for e in memory if str(Path(e["path"])) not in where]
+    if lost:
+        raise ConfigError(
+            f"{len(lost)} exemplar(s) of the memory are missing or have no face, e.g. '{lost[0]}'"
+        )
+    images, labels, heads = [], [], []
+    for e in memory:
+        i = where[str(Path(e["path"]))]
+        crop = faces.crops[i]
+        if e["kind"] == "self-blend":
+            crop = self_blend(
+                crop, faces.landmarks[i], np.random.default_rng(e["blend_seed"]), SBIConfig()
+            ).fake
+        images.append(crop)
+        labels.append(float(e["label"]))
+        heads.append(int(e["head"]))
+    return ReplayBank(
+        pre.to_tensor(images).contiguous(),
+        torch.tensor(labels, dtype=torch.float32),
+        torch.tensor(heads, dtype=torch.int64),
+    )
+
+
+def continual_record(cfg: TrainConfig, previous: Previous | None) -> dict:
+    """What config.json says of the task sequence (``incremental``)."""
+    tasks = [*(previous.tasks if previous is not None else []), cfg.name]
+    record = {"tasks": tasks}
+    if previous is not None:
+        record["continued_from"] = str(previous.folder)
+    return record

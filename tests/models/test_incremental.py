@@ -108,8 +108,43 @@ def test_distillation_is_zero_while_the_student_is_still_the_teacher():
     fd = Incremental(IncrementalOptions(isolation_weight=0, kd_weight=1, fd_weight=10))
     fd.attach_previous(Previous(folder=None, tasks=["blend"], teacher=teacher))
     assert fd.loss(student, batch).item() == pytest.approx(plain.loss(student, batch).item(), abs=1e-6)
-    # the replay draws continue after a resume
-    fd.step = 7
-    again = Incremental(fd.opts)
-    again.load_state_dict(fd.state_dict())
-    assert again.step == 7
+    # once the student drifts, both distillation terms count, and a step against them brings it back
+    with torch.no_grad():
+        student.head.weight[0] += 0.5
+        student.backbone.body[0].weight.mul_(1.3)
+    kd = Incremental(IncrementalOptions(isolation_weight=0, kd_weight=1, fd_weight=0))
+    kd.attach_previous(Previous(folder=None, tasks=["blend"], teacher=teacher))
+    feat = Incremental(IncrementalOptions(isolation_weight=0, kd_weight=0, fd_weight=10))
+    feat.attach_previous(Previous(folder=None, tasks=["blend"], teacher=teacher))
+    base = plain.loss(student, batch).item()
+    for method in (kd, feat):
+        gap = method.loss(student, batch) - plain.loss(student, batch)
+        assert gap.item() > 1e-4
+        params = list(student.parameters())
+        grads = [
+            g if g is not None else torch.zeros_like(p)
+            for p, g in zip(params, torch.autograd.grad(gap, params, allow_unused=True), strict=True)
+        ]
+        norm = torch.sqrt(sum((g**2).sum() for g in grads))
+        with torch.no_grad():
+            saved = [p.clone() for p in params]
+            for p, g in zip(params, grads, strict=True):
+                p.sub_(1e-3 * g / norm)  # a small step down the distillation terms' gradient
+            assert (method.loss(student, batch) - plain.loss(student, batch)).item() < gap.item()
+            for p, old in zip(params, saved, strict=True):
+                p.copy_(old)
+    assert plain.loss(student, batch).item() == pytest.approx(base)
+
+
+def test_replay_draws_follow_the_step_and_resume_exactly():
+    bank = ReplayBank(torch.randn(20, 3, 8, 8), torch.ones(20), torch.zeros(20, dtype=torch.int64))
+    method = Incremental(IncrementalOptions(replay_per_batch=6), seed=3)
+    method.attach_previous(Previous(folder=None, tasks=["blend"], teacher=None, bank=bank))
+    method.step = 7
+    first = method._replay("cpu")[0]
+    again = Incremental(method.opts, seed=3)
+    again.attach_previous(method.previous)
+    again.load_state_dict(method.state_dict())
+    assert torch.equal(again._replay("cpu")[0], first)
+    again.step = 8
+    assert not torch.equal(again._replay("cpu")[0], first)

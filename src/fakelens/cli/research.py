@@ -155,9 +155,11 @@ def train(
         overrides[key] = yaml.safe_load(value)
     if out is not None:
         overrides["out_dir"] = str(out)
-    if continue_from is not None:  # a path as the user typed it (from here, not from the recipe)
-        given = Path(continue_from)
-        overrides["model.continue_from"] = str(given.resolve()) if given.exists() else continue_from
+    if continue_from is not None:  # a shipped name, or a path from here (not from the recipe)
+        from fakelens.models.checkpoint import shipped_models
+
+        shipped = continue_from in shipped_models()
+        overrides["model.continue_from"] = continue_from if shipped else str(Path(continue_from).resolve())
         overrides.setdefault("model.init_from", None)
     cfg = TrainConfig.from_yaml(config, overrides)
     launch = Launch(accelerator.value, devices, num_nodes, strategy.value, precision.value)

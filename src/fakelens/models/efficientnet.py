@@ -121,17 +121,17 @@ def sbi_effnet_lite2(pretrained: bool = False, drop_rate: float = 0.3, heads: in
     return model
 
 
-def effnet_b0(pretrained: bool | str = False, drop_rate: float = 0.2) -> ForgeryClassifier:
-    return _timm_classifier("efficientnet_b0", pretrained, drop_rate)
+def effnet_b0(pretrained: bool | str = False, drop_rate: float = 0.2, heads: int = 1) -> ForgeryClassifier:
+    return _timm_classifier("efficientnet_b0", pretrained, drop_rate, heads)
 
 
-def effnet_b4(pretrained: bool | str = False, drop_rate: float = 0.2) -> ForgeryClassifier:
-    return _timm_classifier("efficientnet_b4", pretrained, drop_rate)
+def effnet_b4(pretrained: bool | str = False, drop_rate: float = 0.2, heads: int = 1) -> ForgeryClassifier:
+    return _timm_classifier("efficientnet_b4", pretrained, drop_rate, heads)
 
 
-def xception(pretrained: bool | str = False, drop_rate: float = 0.2) -> ForgeryClassifier:
+def xception(pretrained: bool | str = False, drop_rate: float = 0.2, heads: int = 1) -> ForgeryClassifier:
     """Xception (Chollet 2017; timm's ``legacy_xception``), the FF++ and DeepfakeBench baseline."""
-    return _timm_classifier("legacy_xception", pretrained, drop_rate)
+    return _timm_classifier("legacy_xception", pretrained, drop_rate, heads)
 
 
 class _TinyBackbone(nn.Module):

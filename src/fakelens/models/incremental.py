@@ -43,7 +43,7 @@ MEMORY = "memory.json"
 class IncrementalOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    exemplars_per_class: int = Field(64, ge=2)  # SUR memory kept of this task, per class (even: pairs)
+    exemplars_per_class: int = Field(64, ge=2, multiple_of=2)  # SUR memory of this task per class (pairs)
     replay_per_batch: int = Field(16, ge=1)  # exemplars added to every training batch
     kd_weight: float = Field(1.0, ge=0)  # earlier heads' logits against the teacher's
     fd_weight: float = Field(10.0, ge=0)  # pooled features against the teacher's (the paper's 10)
@@ -75,6 +75,7 @@ class Previous:
     teacher: torch.nn.Module | None  # frozen copy of the previous model (incremental only)
     memory: list[dict] = field(default_factory=list)  # memory.json's entries
     bank: ReplayBank | None = None
+    spec: str = ""  # as the recipe or --continue-from named it (a shipped name or a path)
 
 
 def supcon_loss(features: torch.Tensor, classes: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
@@ -113,6 +114,8 @@ def sparse_uniform_replay(features: np.ndarray, robustness: np.ndarray, budget: 
         return list(range(n))
     z = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
     score = features @ features.mean(axis=0)
+    if np.ptp(score) == 0:  # no spread to cut into chunks: an even pick
+        return np.linspace(0, n - 1, budget).round().astype(int).tolist()
     edges = np.linspace(score.min(), score.max(), budget // 2 + 1)
     chunk = np.clip(np.searchsorted(edges, score, side="right") - 1, 0, budget // 2 - 1)
     chosen: list[int] = []
@@ -131,6 +134,7 @@ def sparse_uniform_replay(features: np.ndarray, robustness: np.ndarray, budget: 
 @register_method(
     "incremental",
     options=IncrementalOptions,
+    architectures=("sbi-effnet-*", "effnet-*", "xception", "tiny-cnn"),  # ForgeryClassifier's heads
     requires=("forward_features", "forward_heads", "head"),
 )
 class Incremental(Method):
@@ -171,13 +175,15 @@ class Incremental(Method):
         pooled = model.forward_head(model.forward_features(x), pre_logits=True)
         logits = model.forward_heads(pooled)  # (N, tasks)
         real = y < 0.5
-        # every head calls a real real; a fake is its own task's head's to find
-        terms = [
-            F.binary_cross_entropy_with_logits(logits[real], torch.zeros_like(logits[real]), reduction="sum")
-        ]
+        # every head calls a real real (its heads' mean: each image weighs 1); a fake is its own
+        # task's head's to find
+        zeros = torch.zeros_like(logits[real])
+        real_loss = (
+            F.binary_cross_entropy_with_logits(logits[real], zeros, reduction="none").mean(dim=1).sum()
+        )
         own = logits[~real].gather(1, heads_of[~real, None]).squeeze(1)
-        terms.append(F.binary_cross_entropy_with_logits(own, torch.ones_like(own), reduction="sum"))
-        loss = sum(terms) / (int(real.sum()) * logits.shape[1] + int((~real).sum()))
+        fake_loss = F.binary_cross_entropy_with_logits(own, torch.ones_like(own), reduction="sum")
+        loss = (real_loss + fake_loss) / len(y)
         if self.opts.isolation_weight:
             loss = loss + self.opts.isolation_weight * supcon_loss(pooled, heads_of * 2 + y.long())
         teacher = self.previous.teacher if self.previous is not None else None

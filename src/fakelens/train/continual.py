@@ -17,7 +17,13 @@ from fakelens.data.facecache import build_faceset
 from fakelens.errors import ConfigError
 from fakelens.faces.pipeline import FaceConfig
 from fakelens.forge.sbi import SBIConfig, self_blend
-from fakelens.models.checkpoint import WEIGHTS, load_weights, read_config, resolve_checkpoint
+from fakelens.models.checkpoint import (
+    LEGACY_ARCHITECTURES,
+    WEIGHTS,
+    load_weights,
+    read_config,
+    resolve_checkpoint,
+)
 from fakelens.models.incremental import MEMORY, Previous, ReplayBank
 from fakelens.models.registry import create_model
 from fakelens.preprocess import Preprocess
@@ -32,26 +38,33 @@ def previous_tasks(prev_cfg: dict) -> list[str]:
 
 
 def continue_model(
-    cfg: TrainConfig, grows_heads: bool, model_kwargs: dict, face: FaceConfig, pre: Preprocess
+    cfg: TrainConfig, method_cls, model_kwargs: dict, face: FaceConfig, pre: Preprocess
 ) -> tuple[torch.nn.Module, dict, Previous]:
-    """The network to train (the previous weights, a new head when ``grows_heads``), its kwargs,
-    and what the method needs of the previous model (teacher and replay bank only when growing)."""
-    spec = cfg.model.continue_from
+    """The network to train (the previous weights, a new head when the method grows one), its
+    kwargs, and what the method needs of the previous model (teacher and replay bank only then)."""
+    spec, grows_heads = cfg.model.continue_from, method_cls.grows_heads
+    key = f"model.continue_from: {spec!r}"
     folder = resolve_checkpoint(spec)
     prev = read_config(folder)
-    theirs = prev.get("architecture")
+    theirs = LEGACY_ARCHITECTURES.get(prev.get("architecture"), prev.get("architecture"))
     if theirs != cfg.model.architecture:
-        raise ConfigError(f"model.continue_from: {spec!r} is a {theirs!r}, not a {cfg.model.architecture!r}")
+        raise ConfigError(f"{key} is a {theirs!r}, not a {cfg.model.architecture!r}")
     if prev.get("face") != face.to_dict():
-        raise ConfigError(f"model.continue_from: {spec!r} frames faces unlike this recipe's face section")
+        raise ConfigError(f"{key} frames faces unlike this recipe's face section")
+    if prev.get("preprocess") != {"input_size": pre.input_size, "mean": list(pre.mean), "std": list(pre.std)}:
+        raise ConfigError(f"{key} takes other inputs (model.input_size, mean, std) than this recipe")
     prev_kwargs = dict(prev.get("model_kwargs") or {})
     heads, tasks = int(prev_kwargs.get("heads", 1)), previous_tasks(prev)
     if grows_heads and heads != len(tasks):
         raise ConfigError(
-            f"model.continue_from: {spec!r} has {heads} head(s) for {len(tasks)} tasks (naively fine-tuned): "
+            f"{key} has {heads} head(s) for {len(tasks)} tasks (naively fine-tuned): "
             "method incremental continues a model trained with one head per task"
         )
-    kwargs = {**model_kwargs, "heads": heads + 1 if grows_heads else heads}
+    if heads > 1 and not grows_heads and method_cls.name != "plain":
+        raise ConfigError(f"{key} has a head per task: continue it with method incremental or plain")
+    kwargs = dict(model_kwargs)
+    if grows_heads or "heads" in prev_kwargs:  # other architectures take no heads option
+        kwargs["heads"] = heads + 1 if grows_heads else heads
     model = create_model(cfg.model.architecture, pretrained=False, **kwargs)
     state = load_file(str(Path(folder) / WEIGHTS))
     if grows_heads:  # the new task's head starts as the mean of the earlier ones
@@ -60,10 +73,13 @@ def continue_model(
             state[key] = torch.cat([old, old.mean(dim=0, keepdim=True)])
     own = model.state_dict()
     if set(own) != set(state):
-        raise ConfigError(f"model.continue_from: {spec!r} does not fit this model (its keys differ)")
-    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+        raise ConfigError(f"{key} does not fit this model (its keys differ)")
+    try:
+        model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    except RuntimeError as err:  # same keys, other shapes: its model.kwargs (e.g. a width) differ
+        raise ConfigError(f"{key} does not fit this model ({str(err).splitlines()[-1].strip()})") from None
     console.print(f"continuing {folder} (tasks: {', '.join(tasks)}) on task {cfg.name!r}")
-    previous = Previous(Path(folder), tasks, None)
+    previous = Previous(Path(folder), tasks, None, spec=str(spec))
     if grows_heads:
         teacher = load_weights(folder, create_model(cfg.model.architecture, pretrained=False, **prev_kwargs))
         previous.teacher = teacher.eval().requires_grad_(False)
@@ -120,5 +136,15 @@ def continual_record(cfg: TrainConfig, previous: Previous | None) -> dict:
     tasks = [*(previous.tasks if previous is not None else []), cfg.name]
     record = {"tasks": tasks}
     if previous is not None:
-        record["continued_from"] = str(previous.folder)
+        record["continued_from"] = previous.spec
     return record
+
+
+def check_resume(last_config: dict, ckpt_config: dict) -> None:
+    """``--resume`` of a continued run needs the same ``--continue-from`` (the teacher, the memory
+    and the heads come from it); a run that was not continued takes none."""
+    theirs = (last_config.get("incremental") or {}).get("continued_from")
+    ours = (ckpt_config.get("incremental") or {}).get("continued_from")
+    if theirs != ours:
+        said = f"--continue-from {theirs}" if theirs else "no --continue-from"
+        raise ConfigError(f"--resume: this run was started with {said}; resume it the same way")

@@ -237,18 +237,18 @@ def train(cfg: TrainConfig, resume: bool = False, launch: Launch | None = None) 
         raise ConfigError(
             f"method {cfg.method.name!r} is fitted in closed form in one process: drop the launch flags"
         )
+    pre = Preprocess(cfg.model.input_size, tuple(cfg.model.mean), tuple(cfg.model.std))
+    model_kwargs = {"drop_rate": cfg.model.drop_rate, **cfg.model.kwargs}
+    previous = None
+    if cfg.model.continue_from is not None:  # a new forgery task on a trained detector; checked
+        from fakelens.train.continual import continue_model  # before the faces load (minutes)
+
+        model, model_kwargs, previous = continue_model(cfg, method_cls, model_kwargs, face, pre)
     refuse = None if method_cls.ready_made_fakes else cfg.method.name
     with runner.main_first():  # the first process fills the face cache and writes splits.json
         faces = load_faces(cfg.data, face, out if main else None, refuse_ready_made=refuse)
 
-    pre = Preprocess(cfg.model.input_size, tuple(cfg.model.mean), tuple(cfg.model.std))
-    model_kwargs = {"drop_rate": cfg.model.drop_rate, **cfg.model.kwargs}
-    previous = None
-    if cfg.model.continue_from is not None:  # a new forgery task on a trained detector
-        from fakelens.train.continual import continue_model
-
-        model, model_kwargs, previous = continue_model(cfg, method_cls.grows_heads, model_kwargs, face, pre)
-    else:
+    if previous is None:
         model = create_model(cfg.model.architecture, pretrained=cfg.model.pretrained, **model_kwargs)
     if cfg.model.init_from is not None:
         _warm_start(model, cfg.model.init_from, cfg.model.architecture)
@@ -284,6 +284,9 @@ def train(cfg: TrainConfig, resume: bool = False, launch: Launch | None = None) 
     state = {"epoch": 0, "best_score": -float("inf"), "best_epoch": -1, "history": [], "seconds": 0.0}
     last = out / "last"
     if resume and (last / "state.json").is_file():
+        from fakelens.train.continual import check_resume
+
+        check_resume(read_config(last), ckpt_config)
         state = json.loads((last / "state.json").read_text())
         load_weights(last, model)
         _load_opt(last / "optimizer.safetensors", opt)

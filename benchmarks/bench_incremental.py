@@ -59,19 +59,24 @@ def test_images(cfg: TrainConfig, limit: int) -> tuple[list[np.ndarray], list[np
 
 
 @torch.inference_mode()
-def auc_of(folder: Path, reals: list[np.ndarray], fakes: list[np.ndarray]) -> float:
+def row_of(folder: Path, tests: dict) -> list[float]:
+    """One model (loaded once) on every task's held-out reals and fakes: AUC per task."""
     cfg = read_config(folder)
     net = build_model(cfg, folder)
     pre = Preprocess(**cfg["preprocess"])
-    images = reals + fakes
-    scores = np.concatenate(
-        [
-            torch.sigmoid(net(pre.to_tensor(images[i : i + 64]))).float().numpy()
-            for i in range(0, len(images), 64)
-        ]
-    )
-    labels = np.r_[np.zeros(len(reals)), np.ones(len(fakes))].astype(int)
-    return float(binary_metrics(labels, scores, threshold=0.5)["auc"])
+    row = []
+    for name, _ in TASKS:
+        reals, fakes = tests[name]
+        images = reals + fakes
+        scores = np.concatenate(
+            [
+                torch.sigmoid(net(pre.to_tensor(images[i : i + 64]))).float().numpy()
+                for i in range(0, len(images), 64)
+            ]
+        )
+        labels = np.r_[np.zeros(len(reals)), np.ones(len(fakes))].astype(int)
+        row.append(float(binary_metrics(labels, scores, threshold=0.5)["auc"]))
+    return row
 
 
 def forgetting(matrix: list[list[float]]) -> float:
@@ -128,7 +133,7 @@ def main() -> None:
         if args.first
         else train(TrainConfig.from_yaml(TASKS[0][1], {**short, "out_dir": str(args.out / "blend")}))
     )
-    row0 = [auc_of(first, *tests[n]) for n, _ in TASKS]
+    row0 = row_of(first, tests)
     summary: dict = {
         "tasks": [n for n, _ in TASKS],
         "limit": args.limit,
@@ -144,7 +149,7 @@ def main() -> None:
             else:
                 overrides.update({f"method.{k}": v for k, v in options.items()})
             previous = train(TrainConfig.from_yaml(recipe, overrides))
-            matrix.append([auc_of(previous, *tests[n]) for n, _ in TASKS])
+            matrix.append(row_of(previous, tests))
         summary[way] = {"matrix": matrix, "forgetting": forgetting(matrix), "last_task_auc": matrix[-1][-1]}
     summary["seconds"] = round(time.time() - started, 1)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from rich.console import Console
-from safetensors.torch import load_file
 
 from fakelens.data.facecache import build_faceset
 from fakelens.errors import ConfigError
@@ -19,7 +18,6 @@ from fakelens.faces.pipeline import FaceConfig
 from fakelens.forge.sbi import SBIConfig, self_blend
 from fakelens.models.checkpoint import (
     LEGACY_ARCHITECTURES,
-    WEIGHTS,
     load_weights,
     read_config,
     resolve_checkpoint,
@@ -66,11 +64,13 @@ def continue_model(
     if grows_heads or "heads" in prev_kwargs:  # other architectures take no heads option
         kwargs["heads"] = heads + 1 if grows_heads else heads
     model = create_model(cfg.model.architecture, pretrained=False, **kwargs)
-    state = load_file(str(Path(folder) / WEIGHTS))
+    # the previous model, read once: its weights start this one, and it is the teacher when growing
+    before = load_weights(folder, create_model(cfg.model.architecture, pretrained=False, **prev_kwargs))
+    state = dict(before.state_dict())
     if grows_heads:  # the new task's head starts as the mean of the earlier ones
-        for key in ("head.weight", "head.bias"):
-            old = state[key]
-            state[key] = torch.cat([old, old.mean(dim=0, keepdim=True)])
+        for name in ("head.weight", "head.bias"):
+            old = state[name]
+            state[name] = torch.cat([old, old.mean(dim=0, keepdim=True)])
     own = model.state_dict()
     if set(own) != set(state):
         raise ConfigError(f"{key} does not fit this model (its keys differ)")
@@ -81,8 +81,7 @@ def continue_model(
     console.print(f"continuing {folder} (tasks: {', '.join(tasks)}) on task {cfg.name!r}")
     previous = Previous(Path(folder), tasks, None, spec=str(spec))
     if grows_heads:
-        teacher = load_weights(folder, create_model(cfg.model.architecture, pretrained=False, **prev_kwargs))
-        previous.teacher = teacher.eval().requires_grad_(False)
+        previous.teacher = before.eval().requires_grad_(False)
         previous.memory = read_memory(Path(folder))
         previous.bank = replay_bank(previous.memory, face, pre, cfg.data.cache_dir)
         if not previous.memory:

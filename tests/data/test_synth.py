@@ -186,3 +186,29 @@ def test_lipsync_and_animate_clips_from_videos(talking_dir, tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert "lipsync: 6" in res.stdout and "animate:" in res.stdout
+
+
+def test_talking_heads_re_render_every_animated_frame(talking_dir, tmp_path):
+    both = synthesize(
+        talking_dir, tmp_path / "b", methods=["animate", "talkinghead"], video_frames=4, progress=False
+    )
+    alone = synthesize(talking_dir, tmp_path / "a", methods=["animate"], video_frames=4, progress=False)
+    rows = [json.loads(line) for line in both.manifest.read_text().splitlines()]
+    heads = [r for r in rows if r["method"] == "talkinghead"]
+    assert len(heads) == 8  # every driven frame, the undriven first one too: each is redrawn
+    assert {r["video_id"] for r in heads} == {
+        "talking0/talkinghead/person__a_0",
+        "talking0/talkinghead/person__b_0",
+    }
+    assert all(r["sources"][0] != r["sources"][1] and r["source_groups"] == ["person"] for r in heads)
+    for r in heads:
+        animated = both.out / r["path"].replace("talkinghead", "animate")
+        fake = cv2.imread(str(both.out / r["path"]))
+        assert (both.out / r["mask"]).is_file() and fake is not None
+        if animated.is_file():  # the re-rendered frame differs from the animated one it was made from
+            assert np.abs(fake.astype(int) - cv2.imread(str(animated)).astype(int)).mean() > 0.5
+    anim_alone = sorted(p.name for p in (alone.out / "fake" / "animate").iterdir())
+    assert anim_alone == sorted(p.name for p in (both.out / "fake" / "animate").iterdir())
+    for name in anim_alone:  # adding talking heads leaves the animated fakes as they were
+        a, b = (cv2.imread(str(o / "fake" / "animate" / name)) for o in (alone.out, both.out))
+        assert np.array_equal(a, b)

@@ -78,7 +78,16 @@ class Tta(StrEnum):
     acmf = "acmf"
 
 
-SYNTH_METHODS = ("sbi", "faceswap", "freda", "hfmask", "vblend", "lipsync", "animate")  # = synth.METHODS
+SYNTH_METHODS = (
+    "sbi",
+    "faceswap",
+    "freda",
+    "hfmask",
+    "vblend",
+    "lipsync",
+    "animate",
+    "talkinghead",
+)  # = synth.METHODS
 
 
 def not_one_of(option: str, value: str, choices) -> str:

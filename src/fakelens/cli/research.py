@@ -79,7 +79,10 @@ def prepare(
 @one_line_errors
 def synth(
     real_dir: Annotated[
-        Path, typer.Argument(help="Folder of real face images (and videos, for vblend, lipsync, animate).")
+        Path,
+        typer.Argument(
+            help="Folder of real face images (and videos, for vblend, lipsync, animate, talkinghead)."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (PNGs, masks, manifest.jsonl).")],
     methods: Annotated[
@@ -89,7 +92,8 @@ def synth(
     seed: Annotated[int, typer.Option(help="Fixes every random choice.")] = 0,
     limit: Annotated[int | None, typer.Option(min=1, help="Use only the first N files.")] = None,
     frames: Annotated[
-        int, typer.Option(min=2, help="Frames sampled evenly per video (vblend, lipsync, animate).")
+        int,
+        typer.Option(min=2, help="Frames sampled evenly per video (vblend, lipsync, animate, talkinghead)."),
     ] = 8,
 ):
     """Write a labelled set of forgeries (with masks) made from real faces, for training or evaluation."""

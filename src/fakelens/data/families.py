@@ -26,6 +26,7 @@ FORGERY_KINDS = {
     "self-blend": "blend/swap",
     "lipsync": "reenactment/lip-sync",
     "animate": "reenactment/lip-sync",
+    "talkinghead": "reenactment/lip-sync",
     "StyleGAN1": "entire-face GAN",
     "StyleGAN2 (custom)": "entire-face GAN",
     "StyleGAN2 (TPDNE)": "entire-face GAN",

@@ -26,8 +26,8 @@ from fakelens.data.splits import group_of
 from fakelens.errors import FakelensError
 from fakelens.faces.pipeline import FaceConfig
 
-METHODS = ("sbi", "faceswap", "freda", "hfmask", "vblend", "lipsync", "animate")
-VIDEO_METHODS = ("vblend", "lipsync", "animate")  # made from the sampled frames of videos
+METHODS = ("sbi", "faceswap", "freda", "hfmask", "vblend", "lipsync", "animate", "talkinghead")
+VIDEO_METHODS = ("vblend", "lipsync", "animate", "talkinghead")  # made from the sampled frames of videos
 
 
 @dataclass
@@ -131,10 +131,11 @@ def synthesize(
 ) -> SynthSummary:
     """Make ``per_face`` fakes per real face and method; see ``fakelens synth --help``.
 
-    Images feed sbi, faceswap, freda and hfmask; videos feed vblend, lipsync and animate
+    Images feed sbi, faceswap, freda and hfmask; videos feed vblend, lipsync, animate and talkinghead
     (``video_frames`` frames sampled evenly in time, each frame's largest face aligned): lipsync pairs
     frames of one clip, animate drives a clip's first frame with the landmark track of another clip
-    of its split (its own if it is alone there). ``cache_dir`` defaults to ``out/.cache``."""
+    of its split (its own if it is alone there), talkinghead re-renders those animated frames as a
+    talking-head decoder would. ``cache_dir`` defaults to ``out/.cache``."""
     from fakelens import __version__
     from fakelens.data.facecache import build_faceset
 
@@ -303,8 +304,8 @@ def _video_forgeries(
             if "lipsync" in methods:
                 _lipsync(writer, name, src, split, crops, lms, indices, k, _rng(seed, name, "lipsync", k))
         clips.append((name, src, split, crops[0], lms))  # animate needs every clip's landmark track
-    if "animate" in methods:
-        _animate(writer, clips, per_face, seed)
+    if "animate" in methods or "talkinghead" in methods:
+        _animate(writer, clips, per_face, seed, methods)
     if faceless_total:
         writer.summary.notes.append(
             f"{', '.join(methods)}: {faceless_total} sampled frame(s) without a face left out"
@@ -325,11 +326,14 @@ def _lipsync(writer: _Writer, name, src, split, crops, lms, indices, k, rng, max
         writer.fake("lipsync", f"{name}_{k}_f{idx:05d}", r.fake, r.mask, split, [src], f"lipsync/{name}_{k}")
 
 
-def _animate(writer: _Writer, clips, per_face, seed) -> None:
+def _animate(writer: _Writer, clips, per_face, seed, methods) -> None:
     """One fake clip per clip: its first sampled frame warped to follow a driving clip of its split
-    (rendezvous-hashed, as swap partners are; the clip itself if it is alone in its split). The
-    first driving frame (no motion) and frames where no pixel moved a full pixel are left out."""
+    (rendezvous-hashed, as swap partners are; the clip itself if it is alone in its split). For
+    animate, the first driving frame (no motion) and frames where no pixel moved a full pixel are
+    left out; talkinghead re-renders every warped frame with one decoder look per clip
+    (forge/rerender.py), so each of its frames is a forgery."""
     from fakelens.forge import animate_still
+    from fakelens.forge.rerender import draw_render, rerender_frame
 
     still = 0
     for name, src, split, crop, lms in clips:
@@ -342,18 +346,20 @@ def _animate(writer: _Writer, clips, per_face, seed) -> None:
                 else own
             )
             frames = animate_still(crop, lms[0], drv[4], _rng(seed, name, "animate", k))
+            look = draw_render(_rng(seed, name, "talkinghead", k))
             for t, f in enumerate(frames):
+                sources = [src, drv[1]]
+                if "talkinghead" in methods:
+                    fake, mask = rerender_frame(f.fake, f.landmarks, crop, look)
+                    tag = f"{name}_{k}_t{t:02d}"
+                    writer.fake("talkinghead", tag, fake, mask, split, sources, f"talkinghead/{name}_{k}")
+                if "animate" not in methods:
+                    continue
                 if f.mask.max() < 1:
                     still += t > 0
                     continue
                 writer.fake(
-                    "animate",
-                    f"{name}_{k}_t{t:02d}",
-                    f.fake,
-                    f.mask,
-                    split,
-                    [src, drv[1]],
-                    f"animate/{name}_{k}",
+                    "animate", f"{name}_{k}_t{t:02d}", f.fake, f.mask, split, sources, f"animate/{name}_{k}"
                 )
     if still:
         writer.summary.notes.append(

@@ -29,6 +29,9 @@ _LAZY = {
     "AnimateConfig": "animate",
     "AnimatedFrame": "animate",
     "animate_still": "animate",
+    "RerenderConfig": "rerender",
+    "draw_render": "rerender",
+    "rerender_frame": "rerender",
     "apply_perturbation": "perturb",
     "parse_perturbation": "perturb",
 }

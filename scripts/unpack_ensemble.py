@@ -26,15 +26,11 @@ def unpack(model: str, out: Path) -> list[Path]:
     folder = resolve_checkpoint(model)
     cfg = read_config(folder)
     if cfg.get("architecture") != "ensemble":
-        raise FakelensError(
-            "not an ensemble (its architecture is " + repr(cfg.get("architecture")) + ")", folder
-        )
+        raise FakelensError(f"not an ensemble (its architecture is {cfg.get('architecture')!r})", folder)
     state = load_file(str(folder / WEIGHTS))
     written = []
-    specs, records = (
-        cfg["model_kwargs"]["members"],
-        cfg.get("members") or [{}] * len(cfg["model_kwargs"]["members"]),
-    )
+    specs = cfg["model_kwargs"]["members"]
+    records = cfg.get("members") or [{}] * len(specs)
     for k, (spec, record) in enumerate(zip(specs, records, strict=True)):
         prefix = f"members.{k}."
         member = {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}

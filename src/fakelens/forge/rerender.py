@@ -34,10 +34,8 @@ from fakelens.forge.masks import hull_mask
 class RerenderConfig:
     """Each range is sampled uniformly once per clip; give equal ends to fix one."""
 
-    render_share: tuple[float, float] = (
-        0.5,
-        0.85,
-    )  # decoder size / crop size (256 px frames of a 224 crop's face)
+    # decoder size / crop size: a 256 px output frame holds the face at ~110-190 px of the 224 crop
+    render_share: tuple[float, float] = (0.5, 0.85)
     smooth_colour: tuple[float, float] = (12.0, 40.0)  # bilateral sigmaColor (0-255 levels) at decoder size
     smooth_space: tuple[float, float] = (1.5, 3.5)  # bilateral sigmaSpace (pixels) at decoder size
     enhance_p: float = 0.5  # share of clips sharpened after decoding (GFPGAN-like enhancer)

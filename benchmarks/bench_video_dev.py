@@ -169,9 +169,15 @@ def _drop_stale(records: Path) -> None:
 
 def _drop_other_weights(folder: Path, model: str) -> None:
     """A resumed run must not reuse another model's scores: a retrained model keeps its name, so the
-    folder remembers the weights it scored (their SHA-256) and sets older records aside."""
-    weights = resolve_checkpoint(model) / "weights.safetensors"
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    folder remembers the weights and network settings it scored (a SHA-256 of the weights file and
+    config.json's ``model_kwargs``: an ensemble refitted on the same members changes only those) and
+    sets older records aside."""
+    folder_of_model = resolve_checkpoint(model)
+    kwargs = json.loads((folder_of_model / "config.json").read_text()).get("model_kwargs")
+    blob = (folder_of_model / "weights.safetensors").read_bytes() + json.dumps(
+        kwargs, sort_keys=True
+    ).encode()
+    digest = hashlib.sha256(blob).hexdigest()
     stamp, records = folder / "weights.sha256", folder / "records.jsonl"
     if records.is_file() and (not stamp.is_file() or stamp.read_text().strip() != digest):
         records.rename(records.with_suffix(".other-weights.jsonl"))

@@ -189,6 +189,19 @@ def main() -> None:
                 "- Score: sigmoid(max over members of weight x member logit + offset): a face is as fake as its "
                 "most alarmed member says, on one scale of evidence (specialists, each blind to the other's fakes)."
             )
+        if ens.get("video"):
+            v = ens["video"]
+            vparts = ", ".join(
+                f"`{m['name']}` {w:+.3f} / {c:+.3f}"
+                for m, w, c in zip(ens["members"], v["weights"], v["offsets"], strict=True)
+            )
+            lines.append(
+                f"- Faces of videos and animations use a second combination (weight / offset: {vparts}; bias "
+                f"{v['bias']:+.3f}), fitted on the validation faces from video files plus validation GAN/diffusion "
+                f"stills animated by validation clips' motion (families: "
+                f"{', '.join(f'{k} {n}' for k, n in v['families'].items())}; AUC {fmt(v['val_auc'])}): photos "
+                "keep the first. Heat maps explain the photo combination."
+            )
     else:
         lines.append(f"- Architecture: `{cfg['architecture']}`, {size:.1f} MiB of safetensors.")
     if cfg.get("calibration"):

@@ -113,3 +113,22 @@ def test_motion_is_clamped_and_seeded(face):
     assert not np.array_equal(a[2].fake, c[2].fake)
     with pytest.raises(ValueError, match="68, 2"):
         animate_still(crop, lm, [lm[:10]], np.random.default_rng(0))
+
+
+def test_an_animated_portrait_is_a_coded_clip_of_the_crop_s_size_fixed_by_its_seed(face):
+    from fakelens.forge import PortraitConfig, animate_portrait
+
+    crop, lm = face
+    drive = _driving(lm)
+    cfg = PortraitConfig(sizes=(256,), crf=(30, 30), animate=FIXED)
+    frames = animate_portrait(crop, lm, drive, np.random.default_rng(3), cfg)
+    again = animate_portrait(crop, lm, drive, np.random.default_rng(3), cfg)
+    assert len(frames) == len(drive) and all(f.shape == crop.shape and f.dtype == np.uint8 for f in frames)
+    assert all(np.array_equal(a, b) for a, b in zip(frames, again, strict=True))
+    moved = [f.fake for f in animate_still(crop, lm, drive, np.random.default_rng(3), FIXED)]
+    # the warp is kept (the mouth opens: the last frame stays nearer the last warped frame than the
+    # first) and the clip is coded (no frame equals the warp's)
+    err = lambda a, b: float(np.abs(a.astype(float) - b.astype(float)).mean())  # noqa: E731
+    assert err(frames[-1], moved[-1]) < err(frames[-1], moved[0])
+    assert all(err(f, m) > 0.3 for f, m in zip(frames, moved, strict=True))
+    assert err(frames[0], crop) < 6  # frame 0 is the portrait itself, through the codec

@@ -105,3 +105,22 @@ def test_tta_features_come_from_the_adapted_copy(tiny_detector):
 def test_tta_refuses_the_onnx_backend(checkpoint):
     with pytest.raises(ValueError, match="needs the torch backend"):
         AttentionConsistencyTTA.wrap(load_detector(checkpoint, backend="onnx"), [])
+
+
+def test_a_scorer_without_a_kind_argument_is_called_as_before():
+    import numpy as np
+
+    from fakelens.models.scorer import predict_for_kind
+
+    class Old:
+        def predict_proba(self, crops):
+            return np.full(len(crops), 0.25, np.float32)
+
+    class New:
+        def predict_proba(self, crops, kind="image"):
+            return np.full(len(crops), 0.75 if kind == "video" else 0.5, np.float32)
+
+    crops = [np.zeros((8, 8, 3), np.uint8)] * 2
+    assert predict_for_kind(Old(), crops, "video").tolist() == [0.25, 0.25]
+    assert predict_for_kind(New(), crops, "video").tolist() == [0.75, 0.75]
+    assert predict_for_kind(New(), crops, "image").tolist() == [0.5, 0.5]

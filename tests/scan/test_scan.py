@@ -231,3 +231,23 @@ def test_whole_image_scores_the_picture_of_one_face_images(tmp_path, demo_dir, t
     assert two.faces == 2 and two.image_score is None and two.decided_by is None  # not a portrait
     assert plain.image_score is None and plain.rule != WHOLE_IMAGE_RULE  # off by default
     assert whole_picture(np.zeros((300, 500, 3), np.uint8), 224).shape == (224, 224, 3)
+
+
+def test_the_scorer_hears_the_media_kind_of_each_file(mixed_folder, tiny_detector):
+    """An ensemble with a video combination scores a video's faces with it: the scanner must say so."""
+
+    class Recording:
+        def __init__(self, det):
+            self.det, self.kinds = det, []
+
+        def __getattr__(self, name):
+            return getattr(self.det, name)
+
+        def predict_proba(self, crops, kind="image"):
+            self.kinds.append(kind)
+            return self.det.predict_proba(crops, kind=kind)
+
+    for name, kind in (("clip.mp4", "video"), ("photo.png", "image")):
+        det = Recording(tiny_detector)
+        record = Scanner(det, ScanOptions()).scan_file(mixed_folder / name).record
+        assert record.kind == kind and det.kinds and set(det.kinds) == {kind}

@@ -27,6 +27,7 @@ FORGERY_KINDS = {
     "lipsync": "reenactment/lip-sync",
     "animate": "reenactment/lip-sync",
     "talkinghead": "reenactment/lip-sync",
+    "portrait": "reenactment/lip-sync",  # a generated still animated by real motion (forge.animate_portrait)
     "StyleGAN1": "entire-face GAN",
     "StyleGAN2 (custom)": "entire-face GAN",
     "StyleGAN2 (TPDNE)": "entire-face GAN",

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from fakelens.models.acmf import attention_consistency, masked_high_frequency, mean_grad_cam
 from fakelens.models.scorer import Scorer, batched
-from fakelens.models.torch_backend import TorchScorer, pooled_features
+from fakelens.models.torch_backend import TorchScorer, logits_of, pooled_features
 
 TTA_NOTE = "ACMF attention-consistency test-time adaptation: adapts to each unlabelled test batch"
 
@@ -105,11 +105,11 @@ class AttentionConsistencyTTA:
         crops = [c for i in pick for c in self.source[i]]
         return self.preprocess.to_tensor(crops), torch.tensor([0.0, 1.0] * len(pick))
 
-    def predict_proba(self, crops: list[np.ndarray]) -> np.ndarray:
+    def predict_proba(self, crops: list[np.ndarray], kind: str = "image") -> np.ndarray:
         def run(batch, offset):
             model, target = self._adapt(batch, offset)
             with torch.inference_mode():
-                return torch.sigmoid(model(target).float()).numpy()
+                return torch.sigmoid(logits_of(model, target, kind).float()).numpy()
 
         return batched(crops, self.batch_size, run)
 

@@ -29,6 +29,8 @@ _LAZY = {
     "AnimateConfig": "animate",
     "AnimatedFrame": "animate",
     "animate_still": "animate",
+    "animate_portrait": "animate",
+    "PortraitConfig": "animate",
     "RerenderConfig": "rerender",
     "draw_render": "rerender",
     "rerender_frame": "rerender",

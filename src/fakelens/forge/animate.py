@@ -180,3 +180,38 @@ def animate_still(
         mask = np.clip(disp / cfg.moved_px, 0, 1).astype(np.float32)
         frames.append(AnimatedFrame(fake=fake, mask=mask, target=src_img, landmarks=dst_pts[:68].copy()))
     return frames
+
+
+@dataclass(frozen=True)
+class PortraitConfig:
+    sizes: tuple[int, ...] = (256, 512)  # the output sizes of SadTalker/LivePortrait-style tools
+    crf: tuple[int, int] = (18, 32)  # their mp4 output, inclusive
+    animate: AnimateConfig = AnimateConfig()
+
+
+def animate_portrait(
+    portrait_crop: np.ndarray,
+    portrait_lms: np.ndarray,
+    driving_lms,
+    rng: np.random.Generator,
+    config: PortraitConfig | None = None,
+) -> list[np.ndarray]:
+    """A talking-head video of a *generated* face: a GAN or diffusion portrait (aligned crop, (68, 2)
+    landmarks) animated by a real clip's landmark motion (:func:`animate_still`), rendered at one of
+    ``sizes`` and coded as one H.264 clip at one CRF, then brought back to the crop's size. Returns
+    the frames (uint8 RGB, the crop's shape), the first one unmoved.
+
+    Why: talking-head generators paint every frame's face with a generator, so their faces carry a
+    generator's texture; :func:`animate_still` on a real frame keeps a camera's texture. A generated
+    portrait moved this way gives video samples with a synthetic texture and real motion (no audio,
+    no learned renderer: the texture is the portrait's, frozen, as in :func:`animate_still`)."""
+    from fakelens.forge.perturb import perturb_video_frames
+
+    cfg = config or PortraitConfig()
+    h, w = np.asarray(portrait_crop).shape[:2]
+    moved = [f.fake for f in animate_still(portrait_crop, portrait_lms, driving_lms, rng, cfg.animate)]
+    size = int(cfg.sizes[int(rng.integers(len(cfg.sizes)))])
+    crf = int(rng.integers(cfg.crf[0], cfg.crf[1] + 1))
+    big = [cv2.resize(f, (size, size), interpolation=cv2.INTER_CUBIC) for f in moved]
+    coded = perturb_video_frames(big, crf, preset="veryfast", tune="zerolatency", threads=1)
+    return [np.ascontiguousarray(cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)) for f in coded]

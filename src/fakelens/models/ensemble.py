@@ -11,6 +11,13 @@ fitted by L2-penalised log-loss on the same data. One module means one safetenso
 graph and Grad-CAM for free: ``forward_features`` pools each member's feature map to the coarsest
 member's grid (exact for mean-pooling heads when the sizes divide) and ``forward_head`` splits the
 channels back.
+
+``video``: a second set of ``weights``/``offsets``/``bias`` over the same member logits, for faces
+from video files (``forward(x, video=True)``). Photos and compressed video frames put different real
+faces beside the fakes (studio portraits that read as generated, H.264 frames that read as clean), so
+one combination fitted on both silences a member on the kind where it would speak: the frozen-feature
+GAN probe, held down by studio photos, is what ranks talking-head videos. Heat maps (``forward_head``)
+explain the photo combination.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ class LogitEnsemble(nn.Module):
         bias: float = 0.0,
         mode: str = "stack",
         offsets: list[float] | None = None,
+        video: dict | None = None,
     ):
         super().__init__()
         if mode not in ("stack", "average", "max"):
@@ -51,19 +59,34 @@ class LogitEnsemble(nn.Module):
             raise ValueError(f"{k} members but {len(c)} offsets")
         # in config.json's model_kwargs, not the weights file: ensembles saved before offsets still load
         self.register_buffer("offsets", c, persistent=False)
+        self.has_video_combination = video is not None
+        if video is not None:
+            vw, vc = (torch.tensor(video[key], dtype=torch.float32) for key in ("weights", "offsets"))
+            if vw.shape != (k,) or vc.shape != (k,):
+                raise ValueError(f"{k} members but video weights/offsets of {len(vw)}/{len(vc)}")
+            self.register_buffer("video_weights", vw, persistent=False)
+            self.register_buffer("video_offsets", vc, persistent=False)
+            self.register_buffer("video_bias", torch.tensor(float(video.get("bias", 0.0))), persistent=False)
         self.channels = [m.head.in_features for m in self.members]
 
     def member_logits(self, x: torch.Tensor) -> torch.Tensor:
         """(N, K) logits of every member."""
         return torch.stack([m(x) for m in self.members], dim=1)
 
-    def combine(self, logits: torch.Tensor) -> torch.Tensor:
+    def combine(self, logits: torch.Tensor, video: bool = False) -> torch.Tensor:
+        if video and not self.has_video_combination:
+            raise ValueError("this ensemble has no video combination")
+        w, c, b = (
+            (self.video_weights, self.video_offsets, self.video_bias)
+            if video
+            else (self.weights, self.offsets, self.bias)
+        )
         if self.mode == "max":
-            return (logits * self.weights + self.offsets).max(dim=1).values + self.bias
-        return logits @ self.weights + self.bias
+            return (logits * w + c).max(dim=1).values + b
+        return logits @ w + b
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.combine(self.member_logits(x))
+    def forward(self, x: torch.Tensor, video: bool = False) -> torch.Tensor:
+        return self.combine(self.member_logits(x), video)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         feats = [m.forward_features(x) for m in self.members]
@@ -84,6 +107,7 @@ def ensemble(
     mode: str = "stack",
     offsets: list[float] | None = None,
     drop_rate: float = 0.0,
+    video: dict | None = None,
 ) -> LogitEnsemble:
     """Registry builder; member weights come from the checkpoint (``pretrained`` is not used)."""
-    return LogitEnsemble(members or [], weights, bias, mode, offsets)
+    return LogitEnsemble(members or [], weights, bias, mode, offsets, video)

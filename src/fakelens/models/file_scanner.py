@@ -25,7 +25,7 @@ from fakelens.faces.pipeline import FacePipeline
 from fakelens.media import load_image, media_kind, sample_frames
 from fakelens.media.containers import stream_note
 from fakelens.media.image import image_frame_count, load_image_frames
-from fakelens.models.scorer import Scorer, file_threshold
+from fakelens.models.scorer import Scorer, file_threshold, predict_for_kind
 from fakelens.records import FaceRecord, FileRecord
 from fakelens.rules import (
     DEFAULT_TRIM,
@@ -174,7 +174,7 @@ class Scanner:
             """Score pending faces in one batch (cheaper per face than one call per frame)."""
             nonlocal evidence
             self._checkpoint()
-            scores = det.predict_proba([p[3].crop for p in pending])
+            scores = predict_for_kind(det, [p[3].crop for p in pending], kind)
             for (index, time_s, i, a, thumb), s in zip(pending, scores, strict=True):
                 box = tuple(int(round(v)) for v in a.face.box)
                 rec = FaceRecord(

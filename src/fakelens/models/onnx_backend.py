@@ -31,11 +31,12 @@ from fakelens.models.checkpoint import (
     read_config,
     resolve_checkpoint,
 )
-from fakelens.models.scorer import FeaturesUnavailable, batched
+from fakelens.models.scorer import VIDEO_KINDS, FeaturesUnavailable, batched
 from fakelens.models.torch_backend import TorchScorer
 
 ONNX_FILE = "model.onnx"
 INPUT, OUTPUTS = "input", ("logit", "prob")
+VIDEO_OUTPUTS = ("video_logit", "video_prob")  # only in graphs of ensembles with a video combination
 FORMAT = "fakelens-onnx-1"  # bump when the graph's inputs or outputs change
 DEFAULT_OPSET = 17
 # an export whose logits differ from PyTorch's by more than this, relative to the logits' size (at
@@ -80,15 +81,25 @@ def source_digest(folder: Path, cfg: dict) -> str:
 
 
 class _LogitAndProb(torch.nn.Module):
-    """The exported graph: one forward, both outputs (so callers never re-derive the sigmoid)."""
+    """The exported graph: one forward, both outputs (so callers never re-derive the sigmoid); an
+    ensemble with a video combination adds the video faces' logit and probability from the same
+    member logits."""
 
     def __init__(self, net: torch.nn.Module):
         super().__init__()
         self.net = net
+        self.video = bool(getattr(net, "has_video_combination", False))
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logit = self.net(x).float()
-        return logit, torch.sigmoid(logit)
+    def output_names(self) -> list[str]:
+        return [*OUTPUTS, *VIDEO_OUTPUTS] if self.video else list(OUTPUTS)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if not self.video:
+            logit = self.net(x).float()
+            return logit, torch.sigmoid(logit)
+        members = self.net.member_logits(x)
+        logit, video = self.net.combine(members).float(), self.net.combine(members, video=True).float()
+        return logit, torch.sigmoid(logit), video, torch.sigmoid(video)
 
 
 def session_options(threads: int | None = None):
@@ -151,20 +162,22 @@ def _export_graph(folder: Path, cfg: dict, dest: Path, opset: int) -> Path:
     net = build_model(cfg, folder)
     gen = torch.Generator().manual_seed(0)
     sample = torch.randn(2, 3, pre.input_size, pre.input_size, generator=gen)
+    graph_module = _LogitAndProb(net).eval()
+    names = graph_module.output_names()
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # concurrent loads
     try:
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
             torch.onnx.export(
-                _LogitAndProb(net).eval(),
+                graph_module,
                 (sample,),
                 str(tmp),
                 dynamo=False,
                 opset_version=opset,
                 input_names=[INPUT],
-                output_names=list(OUTPUTS),
-                dynamic_axes={name: {0: "batch"} for name in (INPUT, *OUTPUTS)},
+                output_names=names,
+                dynamic_axes={name: {0: "batch"} for name in (INPUT, *names)},
             )
         graph = onnx.load(str(tmp))
         meta = {
@@ -180,14 +193,16 @@ def _export_graph(folder: Path, cfg: dict, dest: Path, opset: int) -> Path:
         for n in (1, 3):  # not the traced batch size: proves the batch axis is dynamic
             x = torch.randn(n, 3, pre.input_size, pre.input_size, generator=gen)
             with torch.inference_mode():
-                want = net(x).float().numpy()
-            diff = float(np.abs(run_session(sess, x.numpy())[0] - want).max())
-            scale = max(1.0, float(np.abs(want).max()))
-            if not diff <= EXPORT_ATOL * scale:
-                raise RuntimeError(
-                    f"ONNX export of '{folder}' differs from PyTorch by {diff:.2e} "
-                    f"(> {EXPORT_ATOL} x logit size {scale:.3g})"
-                )
+                wants = [out.numpy() for out in graph_module(x)[::2]]  # the logits
+            got = sess.run(names[::2], {INPUT: x.numpy()})
+            for want, have in zip(wants, got, strict=True):
+                diff = float(np.abs(have - want).max())
+                scale = max(1.0, float(np.abs(want).max()))
+                if not diff <= EXPORT_ATOL * scale:
+                    raise RuntimeError(
+                        f"ONNX export of '{folder}' differs from PyTorch by {diff:.2e} "
+                        f"(> {EXPORT_ATOL} x logit size {scale:.3g})"
+                    )
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -253,6 +268,13 @@ class OnnxScorer:
         self.name, self.config = str(cfg.get("name", folder.name)), cfg
         self.batch_size = ONNX_BATCH
         self._weights, self._why_not, self._torch = weights, why_not, None
+        self.has_video_output = VIDEO_OUTPUTS[1] in {o.name for o in session.get_outputs()}
+        if "video" in (cfg.get("model_kwargs") or {}) and not self.has_video_output:
+            raise FakelensError(
+                "config.json has a video combination the ONNX graph lacks (an older export): export again",
+                onnx_path,
+                verb="cannot load model",
+            )
 
     def __repr__(self) -> str:
         return f"OnnxScorer(name={self.name!r}, onnx={str(self.onnx_path)!r}, threshold={self.threshold})"
@@ -289,11 +311,16 @@ class OnnxScorer:
         """(logits, probabilities) for a preprocessed NCHW batch."""
         return run_session(self.session, x)
 
-    def predict_proba(self, crops: list[np.ndarray]) -> np.ndarray:
+    def predict_proba(self, crops: list[np.ndarray], kind: str = "image") -> np.ndarray:
+        video = kind in VIDEO_KINDS and self.has_video_output
+
         def run(batch, _offset):
             # NumPy, not to_tensor: a torch op wakes torch's OpenMP threads, whose spinning then
             # competes with ONNX Runtime's (batch 1 ran at a third of its speed on 2 cores).
-            return self.run(self.preprocess.normalize(batch).transpose(0, 3, 1, 2))[1]
+            x = np.ascontiguousarray(self.preprocess.normalize(batch).transpose(0, 3, 1, 2), np.float32)
+            if video:
+                return self.session.run([VIDEO_OUTPUTS[1]], {INPUT: x})[0]
+            return self.run(x)[1]
 
         return batched(crops, self.batch_size, run)
 

@@ -8,12 +8,15 @@ This module imports neither torch nor onnxruntime.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from fakelens.errors import FakelensError
+
+VIDEO_KINDS = ("video", "animation")  # media kinds scored by the track rule, with a video combination
 
 if TYPE_CHECKING:
     from fakelens.faces.pipeline import FaceConfig
@@ -24,9 +27,12 @@ if TYPE_CHECKING:
 class Scorer(Protocol):
     """Scores aligned face crops made with ``face`` (alias ``framing``) and fed through ``preprocess``.
 
-    ``predict_proba(crops)``: p(fake) per crop, float32, shape (N,); a crop is called fake when
-    ``p >= threshold``. ``features(crops)``: the (N, D) vector the head sees (pooled features; an
-    ensemble's member logits), or ``FeaturesUnavailable`` where the backend cannot give it.
+    ``predict_proba(crops, kind="image")``: p(fake) per crop, float32, shape (N,); a crop is called
+    fake when ``p >= threshold``. ``kind`` is the media kind the crops come from (``VIDEO_KINDS``:
+    faces of a video or an animation; anything else: a photo or an aligned crop): a model with a
+    video combination (an ensemble fitted on video faces too) scores video faces with it.
+    ``features(crops)``: the (N, D) vector the head sees (pooled features; an ensemble's member
+    logits), or ``FeaturesUnavailable`` where the backend cannot give it.
     ``backend``: ``"torch"`` or ``"onnx"``, what runs ``predict_proba``. Heat maps additionally need
     ``can_explain`` and ``model`` (a torch module with ``forward_features``/``forward_head``).
     """
@@ -42,7 +48,7 @@ class Scorer(Protocol):
     @property
     def framing(self) -> FaceConfig: ...
 
-    def predict_proba(self, crops: list[np.ndarray]) -> np.ndarray: ...
+    def predict_proba(self, crops: list[np.ndarray], kind: str = "image") -> np.ndarray: ...
 
     def features(self, crops: list[np.ndarray]) -> np.ndarray: ...
 
@@ -68,12 +74,22 @@ def batched(
     return np.concatenate(out).astype(np.float32, copy=False)
 
 
+def predict_for_kind(scorer: Scorer, crops: list[np.ndarray], kind: str) -> np.ndarray:
+    """``scorer.predict_proba(crops, kind=kind)``; a scorer written before ``kind`` existed (a
+    notebook's own ``predict_proba(crops)``) is called as it was: it has one combination for all."""
+    try:
+        takes_kind = "kind" in inspect.signature(scorer.predict_proba).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        takes_kind = False
+    return scorer.predict_proba(crops, kind=kind) if takes_kind else scorer.predict_proba(crops)
+
+
 def file_threshold(scorer: Scorer, kind: str) -> float:
     """The score at which a file of this ``kind`` is called fake. A video's score is a face track's
     trimmed mean, which sits well below the top of single real faces' scores, so a model may carry
     its own video threshold (config ``video_threshold``, set on validation clips by
     ``scripts/ship_model.py --video-calibrate``); without one, videos use the face threshold."""
-    if kind in ("video", "animation"):  # both are scored by the track rule
+    if kind in VIDEO_KINDS:
         value = (scorer.config or {}).get("video_threshold")
         if value is not None:
             return float(value)

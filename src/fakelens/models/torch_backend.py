@@ -9,13 +9,22 @@ import numpy as np
 import torch
 
 from fakelens.faces.pipeline import FaceConfig
-from fakelens.models.scorer import FeaturesUnavailable, batched
+from fakelens.models.scorer import VIDEO_KINDS, FeaturesUnavailable, batched
 from fakelens.preprocess import Preprocess
 
 
 def pooled_features(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """What the head sees (``forward_head(forward_features(x), pre_logits=True)``), timm's contract."""
     return model.forward_head(model.forward_features(x), pre_logits=True)
+
+
+def uses_video_combination(model: torch.nn.Module, kind: str) -> bool:
+    """Whether faces of this media kind go through the model's video combination (models/ensemble.py)."""
+    return kind in VIDEO_KINDS and bool(getattr(model, "has_video_combination", False))
+
+
+def logits_of(model: torch.nn.Module, x: torch.Tensor, kind: str = "image") -> torch.Tensor:
+    return model(x, video=True) if uses_video_combination(model, kind) else model(x)
 
 
 def has_features(model: torch.nn.Module) -> bool:
@@ -49,9 +58,9 @@ class TorchScorer:
         return self.face
 
     @torch.inference_mode()
-    def predict_proba(self, crops: list[np.ndarray]) -> np.ndarray:
+    def predict_proba(self, crops: list[np.ndarray], kind: str = "image") -> np.ndarray:
         def run(batch, _offset):
-            return torch.sigmoid(self.model(self._input(batch)).float()).cpu().numpy()
+            return torch.sigmoid(logits_of(self.model, self._input(batch), kind).float()).cpu().numpy()
 
         return batched(crops, self.batch_size, run)
 

@@ -295,6 +295,7 @@ class ValidationImages(NamedTuple):
     sources: (
         np.ndarray
     )  # the source folder of the image's real face (of the fake's own file, for a ready-made one)
+    paths: np.ndarray  # the file of the image's real face (of the fake itself, for a ready-made one)
 
 
 def validation_set(
@@ -322,16 +323,20 @@ def validation_images(
         batch = collate_items([vs[i] for vs in sets for i in range(len(vs))])
         names = {REAL: "real", SELF_BLEND: "self-blend"}
         rows = zip(batch["kind"].tolist(), batch["fake_index"].tolist(), batch["index"].tolist(), strict=True)
-        families, sources = [], []
+        families, sources, paths = [], [], []
         for kind, fake, index in rows:
             families.append(names[kind] if kind != READY_MADE else fake_family(fake_paths[fake]))
             sources.append(real_sources[index] if kind != READY_MADE else Path(fake_paths[fake]).parent.name)
-        return ValidationImages(batch["image"], batch["label"], np.array(families), np.array(sources))
+            paths.append(str(faces.val.paths[index] if kind != READY_MADE else fake_paths[fake]))
+        return ValidationImages(
+            batch["image"], batch["label"], np.array(families), np.array(sources), np.array(paths)
+        )
     reals = pre.to_tensor(list(faces.val.crops))
     fakes = pre.to_tensor(list(faces.fakes_val.crops))
     x = torch.cat([reals, fakes]).contiguous(memory_format=torch.channels_last)
     families = np.array(["real"] * len(reals) + [fake_family(p) for p in fake_paths])
     sources = np.array(real_sources + [Path(p).parent.name for p in fake_paths])
+    paths = np.array([str(p) for p in [*faces.val.paths, *fake_paths]])
     return ValidationImages(
-        x, torch.cat([torch.zeros(len(reals)), torch.ones(len(fakes))]), families, sources
+        x, torch.cat([torch.zeros(len(reals)), torch.ones(len(fakes))]), families, sources, paths
     )

@@ -20,6 +20,9 @@ as for the plentiful video frames. ``kind`` weighs every forgery *kind* the same
 reenactment/lip-sync, entire-face GAN, entire-face diffusion: ``data/families.py``), each kind's
 share split equally among its families: with ``family`` five GAN families outweigh the one
 self-blend family five to one, and a member that reads studio portraits as generated wins.
+
+``video:`` adds a second combination for faces of video files, fitted on the validation faces that
+come from ``data.manifest`` plus animated generated portraits (``train/ensemble_video.py``).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from fakelens.train.calibrate import (
 )
 from fakelens.train.config import DATA_PATHS, DataSection
 from fakelens.train.data import load_faces, validation_images
+from fakelens.train.ensemble_video import VideoFit, fit_video_combination
 from fakelens.yamlconfig import read_config_yaml, resolve_path, validate
 
 
@@ -68,6 +72,8 @@ class EnsembleConfig(BaseModel):
     threshold_rule: Literal["pooled", "per-source"] = "pooled"
     # sample weights of the fit (module docstring)
     balance: Literal["none", "family", "family+source", "kind"] = "none"
+    # a second combination for faces of video files (train/ensemble_video.py); none: one for all
+    video: VideoFit | None = None
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> EnsembleConfig:
@@ -81,6 +87,10 @@ class EnsembleConfig(BaseModel):
             raise ConfigError("members: an ensemble needs at least two", path)
         if cfg.balance != "none" and cfg.mode == "average":  # said now, not after the members have run
             raise ConfigError("balance needs mode: max or stack (average fits one temperature)", path)
+        if cfg.video is not None and cfg.mode == "average":
+            raise ConfigError("video needs mode: max or stack (average fits one temperature)", path)
+        if cfg.video is not None and cfg.data.manifest is None:
+            raise ConfigError("video needs data.manifest (the video validation faces are its rows)", path)
         return cfg
 
 
@@ -235,6 +245,30 @@ def _threshold(cfg: EnsembleConfig, net, faces, pre, report: dict) -> dict:
     return {"threshold": round(threshold, 4), "threshold_rule": PER_SOURCE_RULE}
 
 
+def _balance(balance: str, families: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    return family_weights(
+        families, sources if balance == "family+source" else None, by_kind=balance == "kind"
+    )
+
+
+def _fit_video(cfg: EnsembleConfig, faces, val, logits: np.ndarray, nets: list, pre) -> tuple[dict, dict]:
+    def logits_of(frames: list[np.ndarray]) -> np.ndarray:
+        x = pre.to_tensor(frames)
+        return np.stack([_logits(net, x) for net in nets], axis=1)
+
+    return fit_video_combination(
+        cfg.video,
+        cfg.data.manifest,
+        faces,
+        val,
+        logits,
+        logits_of,
+        fit=lambda x, y, w: fit_combination(x, y, cfg.mode, w),
+        weigh=lambda fam, src: _balance(cfg.video.balance, fam, src),
+        seed=cfg.seed,
+    )
+
+
 def build_ensemble(cfg: EnsembleConfig) -> Path:
     t0 = time.time()
     out = Path(cfg.out_dir)
@@ -257,14 +291,21 @@ def build_ensemble(cfg: EnsembleConfig) -> Path:
     logits = np.stack([_logits(net, val.x) for _, net, _ in members], axis=1)
     sample_weight = None
     if cfg.balance != "none":
-        sources = val.sources if cfg.balance == "family+source" else None
-        sample_weight = family_weights(families, sources, by_kind=cfg.balance == "kind")
+        sample_weight = _balance(cfg.balance, families, val.sources)
     fit = fit_combination(logits, labels, cfg.mode, sample_weight)
+    video, video_report = None, None
+    if cfg.video is not None:
+        video, video_report = _fit_video(cfg, faces, val, logits, [net for _, net, _ in members], pre)
     weights, bias, offsets = fit["weights"], fit["bias"], fit["offsets"].tolist()
     specs = [
         {"architecture": c["architecture"], "model_kwargs": c.get("model_kwargs", {})} for c, _, _ in members
     ]
-    net = LogitEnsemble(specs, weights.tolist(), bias, cfg.mode, offsets)
+    video_kwargs = (
+        None if video is None else {k: np.asarray(video[k]).tolist() for k in ("weights", "offsets")}
+    )
+    if video_kwargs is not None:
+        video_kwargs["bias"] = float(video["bias"])
+    net = LogitEnsemble(specs, weights.tolist(), bias, cfg.mode, offsets, video_kwargs)
     for slot, (_, member, _) in zip(net.members, members, strict=True):
         slot.load_state_dict(member.state_dict())
     net.eval()
@@ -290,10 +331,26 @@ def build_ensemble(cfg: EnsembleConfig) -> Path:
         "balance": cfg.balance,
         "val_auc_per_family": per_family_auc(families, labels, logits, combined),
     }
+    if video_report is not None:
+        data = video_report
+        video_combined = net.combine(torch.from_numpy(data["logits"]).float(), video=True).numpy()
+        report["video"] = {
+            **data["report"],
+            "val_wins": member_wins(data["logits"], video) if cfg.mode == "max" else None,
+            "val_auc": binary_metrics(data["labels"], sig(video_combined))["auc"],
+            "val_auc_per_family": per_family_auc(
+                data["families"], data["labels"], data["logits"], video_combined
+            ),
+        }
     config = {
         "name": cfg.name,
         "architecture": "ensemble",
-        "model_kwargs": {"members": specs, "mode": cfg.mode, "offsets": offsets},
+        "model_kwargs": {
+            "members": specs,
+            "mode": cfg.mode,
+            "offsets": offsets,
+            **({"video": video_kwargs} if video_kwargs is not None else {}),
+        },
         "preprocess": {"input_size": pre.input_size, "mean": list(pre.mean), "std": list(pre.std)},
         "face": face.to_dict(),
         **_threshold(cfg, net, faces, pre, report),

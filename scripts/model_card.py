@@ -200,7 +200,7 @@ def main() -> None:
                 f"{v['bias']:+.3f}), fitted on the validation faces from video files plus validation GAN/diffusion "
                 f"stills animated by validation clips' motion (families: "
                 f"{', '.join(f'{k} {n}' for k, n in v['families'].items())}; AUC {fmt(v['val_auc'])}): photos "
-                "keep the first. Heat maps explain the photo combination."
+                "keep the first; heat maps of video faces explain the video combination."
             )
     else:
         lines.append(f"- Architecture: `{cfg['architecture']}`, {size:.1f} MiB of safetensors.")

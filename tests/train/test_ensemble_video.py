@@ -210,3 +210,46 @@ def test_a_video_fit_needs_a_manifest_and_a_fitting_mode(tmp_path):
         )
         with pytest.raises(ConfigError, match=message):
             EnsembleConfig.from_yaml(path)
+
+
+def test_heat_maps_of_video_faces_explain_the_video_combination(tiny_detector):
+    from fakelens.models.detector import Detector
+    from fakelens.scan.explain import grad_cam
+
+    torch.manual_seed(0)
+    # photos: member 0 always decides; videos: member 1 always decides
+    video = {"weights": [1.0, 1.0], "offsets": [-100.0, 0.0], "bias": 0.0}
+    net = create_model("ensemble", members=MEMBERS, mode="max", offsets=[0.0, -100.0], video=video).eval()
+    det = Detector(net, tiny_detector.preprocess, tiny_detector.face, threshold=0.5, name="two")
+    crop = np.random.default_rng(0).integers(0, 255, (96, 96, 3), dtype=np.uint8)
+
+    def cam_of(member: int) -> np.ndarray:  # Grad-CAM by hand on one member's logit
+        x = det.preprocess.to_tensor([crop])
+        feats = net.members[member].forward_features(x).detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(net.members[member].forward_head(feats)[0], feats)
+        cam = torch.relu((grad.mean(dim=(2, 3), keepdim=True) * feats).sum(1))[0].detach().numpy()
+        return cv2.resize(cam / max(cam.max(), 1e-12), (96, 96), interpolation=cv2.INTER_LINEAR)
+
+    first, second = cam_of(0), cam_of(1)
+    assert not np.allclose(first, second, atol=1e-2)
+    assert np.allclose(grad_cam(det, crop), first, atol=1e-4)
+    assert np.allclose(grad_cam(det, crop, "video"), second, atol=1e-4)
+
+
+def test_a_calibration_over_a_video_combination_is_refused():
+    from fakelens.models.calibrated import Calibrated
+
+    with pytest.raises(ConfigError, match="video combination"):
+        Calibrated(_ensemble(), scale=0.5)
+
+
+def test_a_video_fit_refuses_a_validation_manifest_fold(tmp_path):
+    from fakelens.train.ensemble import EnsembleConfig
+
+    path = tmp_path / "ens.yaml"
+    path.write_text(
+        "name: e\nout_dir: out\nmembers: [a, b]\nmode: max\nvideo: {}\n"
+        "data: {manifest: m.jsonl, val_manifest: v.jsonl}\n"
+    )
+    with pytest.raises(ConfigError, match="val_manifest fold is not supported"):
+        EnsembleConfig.from_yaml(path)

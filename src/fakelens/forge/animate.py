@@ -204,7 +204,9 @@ def animate_portrait(
     Why: talking-head generators paint every frame's face with a generator, so their faces carry a
     generator's texture; :func:`animate_still` on a real frame keeps a camera's texture. A generated
     portrait moved this way gives video samples with a synthetic texture and real motion (no audio,
-    no learned renderer: the texture is the portrait's, frozen, as in :func:`animate_still`)."""
+    no learned renderer: the texture is the portrait's, frozen, as in :func:`animate_still`). The clip
+    is coded at 25 fps whatever the driving frames' spacing: sparse driving frames give jerkier motion
+    and heavier P-frames than a tool's output. Aligned crops are square; other shapes are stretched."""
     from fakelens.forge.perturb import perturb_video_frames
 
     cfg = config or PortraitConfig()

@@ -11,10 +11,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fakelens.errors import ConfigError
+
 
 class Calibrated(nn.Module):
     def __init__(self, net: nn.Module, scale: float = 1.0, bias: float = 0.0):
         super().__init__()
+        if getattr(net, "has_video_combination", False):
+            # one scale cannot serve two combinations, and the ONNX graph's video outputs would be lost
+            raise ConfigError(
+                "calibration: an ensemble with a video combination is calibrated by its fit; remove it"
+            )
         self.net = net
         self.scale = float(scale)
         self.bias = float(bias)

@@ -16,8 +16,8 @@ channels back.
 from video files (``forward(x, video=True)``). Photos and compressed video frames put different real
 faces beside the fakes (studio portraits that read as generated, H.264 frames that read as clean), so
 one combination fitted on both silences a member on the kind where it would speak: the frozen-feature
-GAN probe, held down by studio photos, is what ranks talking-head videos. Heat maps (``forward_head``)
-explain the photo combination.
+GAN probe, held down by studio photos, is what ranks talking-head videos. ``forward_head(...,
+video=True)`` gives Grad-CAM the video combination for a video's faces.
 """
 
 from __future__ import annotations
@@ -61,7 +61,13 @@ class LogitEnsemble(nn.Module):
         self.register_buffer("offsets", c, persistent=False)
         self.has_video_combination = video is not None
         if video is not None:
-            vw, vc = (torch.tensor(video[key], dtype=torch.float32) for key in ("weights", "offsets"))
+            if not isinstance(video, dict) or not {"weights", "offsets"} <= set(video):
+                raise ValueError(
+                    "video: needs a mapping with weights and offsets (one per member) and a bias"
+                )
+            vw, vc = (
+                torch.tensor(video[key], dtype=torch.float32).reshape(-1) for key in ("weights", "offsets")
+            )
             if vw.shape != (k,) or vc.shape != (k,):
                 raise ValueError(f"{k} members but video weights/offsets of {len(vw)}/{len(vc)}")
             self.register_buffer("video_weights", vw, persistent=False)
@@ -93,10 +99,12 @@ class LogitEnsemble(nn.Module):
         grid = min(f.shape[-1] for f in feats), min(f.shape[-2] for f in feats)
         return torch.cat([F.adaptive_avg_pool2d(f, (grid[1], grid[0])) for f in feats], dim=1)
 
-    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+    def forward_head(
+        self, features: torch.Tensor, pre_logits: bool = False, video: bool = False
+    ) -> torch.Tensor:
         parts = torch.split(features, self.channels, dim=1)
         logits = torch.stack([m.forward_head(p) for m, p in zip(self.members, parts, strict=True)], dim=1)
-        return logits if pre_logits else self.combine(logits)
+        return logits if pre_logits else self.combine(logits, video)
 
 
 def ensemble(

@@ -1,7 +1,8 @@
 """ONNX export and ONNX Runtime inference of fakelens checkpoints.
 
 An exported model is a folder: ``model.onnx`` (input ``input`` [N, 3, S, S], normalised like
-``Preprocess``; outputs ``logit`` and ``prob`` = sigmoid(logit), both [N]; the batch axis is dynamic)
+``Preprocess``; outputs ``logit`` and ``prob`` = sigmoid(logit), both [N], plus ``video_logit`` and
+``video_prob`` for an ensemble with a video combination; the batch axis is dynamic)
 beside a copy of the checkpoint's ``config.json`` (face pipeline, preprocessing, threshold), so the
 folder describes itself. ``model.onnx`` records a digest of the weights it came from, so an export left
 beside retrained weights is noticed and not used. Exports use the TorchScript exporter
@@ -37,7 +38,9 @@ from fakelens.models.torch_backend import TorchScorer
 ONNX_FILE = "model.onnx"
 INPUT, OUTPUTS = "input", ("logit", "prob")
 VIDEO_OUTPUTS = ("video_logit", "video_prob")  # only in graphs of ensembles with a video combination
-FORMAT = "fakelens-onnx-1"  # bump when the graph's inputs or outputs change
+FORMAT = (
+    "fakelens-onnx-1"  # bump when the graph's inputs or required outputs change (video ones are optional)
+)
 DEFAULT_OPSET = 17
 # an export whose logits differ from PyTorch's by more than this, relative to the logits' size (at
 # least 1), is refused; on random-noise probes NPR's logits reach the hundreds and differ by ~3e-4

@@ -8,15 +8,19 @@ import numpy as np
 import torch
 
 from fakelens.models.detector import Detector
+from fakelens.models.torch_backend import uses_video_combination
 
 
-def grad_cam(detector: Detector, crop: np.ndarray) -> np.ndarray:
-    """(H, W) float32 map in [0, 1] at the crop's resolution; needs ``forward_features``/``forward_head``."""
+def grad_cam(detector: Detector, crop: np.ndarray, kind: str = "image") -> np.ndarray:
+    """(H, W) float32 map in [0, 1] at the crop's resolution; needs ``forward_features``/``forward_head``.
+    ``kind``: the media kind the face came from, so a video's face is explained by the combination
+    that scored it (an ensemble's video combination)."""
     model = detector.model
     x = detector.preprocess.to_tensor([crop])
     with torch.enable_grad():
         feats = model.forward_features(x).detach().requires_grad_(True)
-        logit = model.forward_head(feats)[0]
+        video = uses_video_combination(model, kind)
+        logit = (model.forward_head(feats, video=True) if video else model.forward_head(feats))[0]
         (grad,) = torch.autograd.grad(logit, feats)
     weights = grad.mean(dim=(2, 3), keepdim=True)
     cam = torch.relu((weights * feats).sum(1))[0].detach().numpy()

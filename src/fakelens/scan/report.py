@@ -59,7 +59,7 @@ def render_section(result: FileResult, detector: Detector | None) -> str:
             where = f"frame {f.frame} ({f.time_s:.2f} s)" if r.kind == "video" else "image"
             heat = ""
             if detector is not None:
-                cam = grad_cam(detector, ev.crop)
+                cam = grad_cam(detector, ev.crop, r.kind)
                 caption = "where the evidence is" if cam.max() > 0 else "no region raised the score"
                 heat = (
                     f"<figure>{_img(overlay(ev.crop, cam), 160)}<figcaption>{caption}</figcaption></figure>"

@@ -153,7 +153,7 @@ def result_json(result: FileResult, upload: Upload, detector: Detector | None) -
         "evidence": None,
     }
     if detector is not None:
-        out["evidence"] = [_evidence_json(ev, name, detector) for ev in result.evidence]
+        out["evidence"] = [_evidence_json(ev, name, detector, result.record.kind) for ev in result.evidence]
     return out
 
 
@@ -164,13 +164,13 @@ def _jpeg(rgb: np.ndarray, quality: int = 85) -> str:
     return base64.b64encode(buf.tobytes()).decode("ascii")
 
 
-def _evidence_json(ev: Evidence, name: str, detector: Detector) -> dict:
+def _evidence_json(ev: Evidence, name: str, detector: Detector, kind: str = "image") -> dict:
     """Crop, boxed frame and Grad-CAM overlay, reusing the HTML report's code (scan.explain)."""
     heat = None
     if getattr(detector, "can_explain", True):  # an ONNX-only checkpoint has no gradients
         from fakelens.scan.explain import grad_cam, overlay
 
-        heat = _jpeg(overlay(ev.crop, grad_cam(detector, ev.crop)))
+        heat = _jpeg(overlay(ev.crop, grad_cam(detector, ev.crop, kind)))
     return {
         "face": json.loads(to_json(replace(ev.face, file=name))),
         "frame_jpeg": _jpeg(ev.frame),

@@ -91,6 +91,11 @@ class EnsembleConfig(BaseModel):
             raise ConfigError("video needs mode: max or stack (average fits one temperature)", path)
         if cfg.video is not None and cfg.data.manifest is None:
             raise ConfigError("video needs data.manifest (the video validation faces are its rows)", path)
+        if cfg.video is not None and cfg.data.val_manifest is not None:
+            raise ConfigError(
+                "video reads the validation faces of data.manifest; a data.val_manifest fold is not supported",
+                path,
+            )
         return cfg
 
 

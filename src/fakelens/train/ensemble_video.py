@@ -7,7 +7,8 @@ frames that member sees H.264 faces instead, and the faces of talking-head gener
 a generator. The video validation set holds the recipe's validation faces whose file is a row of
 ``data.manifest`` (the frames of video-real's validation groups, their self-blends, lip-sync and
 animated fakes) and, when ``portraits`` > 0, the validation share of the ready-made GAN and diffusion
-stills each animated by the landmark track of one validation clip and coded as H.264
+stills each animated by the landmark track of one validation clip (its frames as the manifest holds
+them: ``fakelens synth`` samples a dozen per clip, so neighbours are ~0.4 s apart) and coded as H.264
 (``forge.animate_portrait``): generated texture under real motion, which no other validation fake
 shows. Nothing here reads a test or dev file: stills and driving clips are both validation data.
 """

@@ -34,13 +34,13 @@ SHIPPED := src/fakelens/weights/$(DEFAULT)
 PREVIOUS := video-npr-ensemble
 LITE0 := src/fakelens/weights/sbi-effnet-lite0-ffhq
 
-## Retrain the embedded default from scratch by its recipes (needs ../shared/data; ~1.5 h on 2 cores):
-## the video-era training forgeries of video-real, the video member, the blur-hardened NPR GAN member,
+## Retrain the embedded default from scratch by its recipes (needs ../shared/data; ~1.8 h on 2 cores):
+## the video-era training forgeries of video-real, the video member (video-real and photos-real people), the blur-hardened NPR GAN member,
 ## the frozen-Lite2 probe for GAN and diffusion photos and their ensemble (per-source face threshold,
 ## a video threshold from validation clips); then ship, benchmark, and regenerate the model card
 train-default: install
 	$(BIN)/fakelens synth ../shared/data/video-real -o data/video-synth --methods lipsync,animate --frames 12
-	$(BIN)/fakelens train configs/video-lite0.yaml
+	$(BIN)/fakelens train configs/models/video-lite0-photos.yaml
 	$(BIN)/fakelens train configs/models/npr-sg2-soft.yaml
 	$(BIN)/fakelens train configs/models/probe-lite2-photos.yaml
 	$(BIN)/fakelens ensemble configs/ensemble-video-npr-probe.yaml
@@ -52,10 +52,11 @@ ship-default: install
 card: install
 	$(BIN)/python scripts/model_card.py $(SHIPPED) --cross runs/bench-cross/summary.json --video-dev runs/bench-video-dev/summary.json --synthetic runs/bench-synthetic/summary.json --notes docs/default-card-notes.md
 
-## The previous default's recipe (video-npr-ensemble: the video and NPR members of train-default, no
-## probe). Today's members are leak-free and split by manifest_split: the shipped weights predate both
+## The previous default's recipe (video-npr-ensemble: the video-real-only video member and the NPR
+## member of train-default, no probe). Today's members are leak-free and split by manifest_split: the shipped weights predate both
 ## (docs/benchmarks.md), so this rebuilds the recipe, not those bytes
 train-previous: install
+	$(BIN)/fakelens train configs/video-lite0.yaml
 	$(BIN)/fakelens ensemble configs/ensemble-video-npr.yaml
 	$(BIN)/python scripts/ship_model.py runs/ensemble-video-npr/model src/fakelens/weights/$(PREVIOUS) --calibrate runs/ensemble-video-npr --video-calibrate ../shared/data/video-real
 

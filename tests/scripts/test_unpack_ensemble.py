@@ -35,7 +35,7 @@ def test_members_score_as_inside_the_ensemble(tmp_path, unpack):
         for k, folder in enumerate(folders):
             assert torch.equal(_raw(folder)(x), inside[:, k])
     names = [read_config(f)["name"] for f in folders]
-    assert names == ["video-lite0", "npr-soft-ffhq-sg2", "probe-lite2-photos"]
+    assert names == ["video-lite0-photos", "npr-soft-ffhq-sg2", "probe-lite2-photos"]
     assert read_config(folders[1])["training"]["best_epoch"] >= 1  # its training record came along
 
 

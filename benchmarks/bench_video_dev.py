@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 from pathlib import Path
 
@@ -25,9 +24,10 @@ from rich.console import Console
 from rich.table import Table
 
 from fakelens.metrics import rates_at_threshold, roc_auc
-from fakelens.models.checkpoint import PREVIOUS_MODEL
+from fakelens.models.checkpoint import PREVIOUS_MODEL, read_config
 from fakelens.models.detector import DEFAULT_MODEL, load_detector, resolve_checkpoint
 from fakelens.models.file_scanner import ScanOptions
+from fakelens.models.onnx_backend import source_digest
 from fakelens.models.scorer import file_threshold
 from fakelens.rules import video_rule
 from fakelens.scan import scan_paths
@@ -169,15 +169,11 @@ def _drop_stale(records: Path) -> None:
 
 def _drop_other_weights(folder: Path, model: str) -> None:
     """A resumed run must not reuse another model's scores: a retrained model keeps its name, so the
-    folder remembers the weights and network settings it scored (a SHA-256 of the weights file and
-    config.json's ``model_kwargs``: an ensemble refitted on the same members changes only those) and
-    sets older records aside."""
+    folder remembers what decided the scores it holds (the ONNX export's source digest: weights,
+    architecture, ``model_kwargs`` - an ensemble refitted on the same members changes only those -
+    and calibration) and sets older records aside."""
     folder_of_model = resolve_checkpoint(model)
-    kwargs = json.loads((folder_of_model / "config.json").read_text()).get("model_kwargs")
-    blob = (folder_of_model / "weights.safetensors").read_bytes() + json.dumps(
-        kwargs, sort_keys=True
-    ).encode()
-    digest = hashlib.sha256(blob).hexdigest()
+    digest = source_digest(folder_of_model, read_config(folder_of_model))
     stamp, records = folder / "weights.sha256", folder / "records.jsonl"
     if records.is_file() and (not stamp.is_file() or stamp.read_text().strip() != digest):
         records.rename(records.with_suffix(".other-weights.jsonl"))

@@ -305,11 +305,12 @@ def build_ensemble(cfg: EnsembleConfig) -> Path:
     specs = [
         {"architecture": c["architecture"], "model_kwargs": c.get("model_kwargs", {})} for c, _, _ in members
     ]
-    video_kwargs = (
-        None if video is None else {k: np.asarray(video[k]).tolist() for k in ("weights", "offsets")}
-    )
-    if video_kwargs is not None:
-        video_kwargs["bias"] = float(video["bias"])
+    video_kwargs = None
+    if video is not None:
+        video_kwargs = {
+            **{k: np.asarray(video[k]).tolist() for k in ("weights", "offsets")},
+            "bias": float(video["bias"]),
+        }
     net = LogitEnsemble(specs, weights.tolist(), bias, cfg.mode, offsets, video_kwargs)
     for slot, (_, member, _) in zip(net.members, members, strict=True):
         slot.load_state_dict(member.state_dict())

@@ -1,8 +1,9 @@
 """GAN and diffusion faces vs real photos from many cameras (issue 12), side by side in one run.
 
-(a) Leave-one-generator-out (frame-level, one face per image): the probe recipe refitted with one
-    family's fakes left out (``evaluate/generators.py``), tested on every image of that family vs
-    the held-out real photos. Unseen generators by construction.
+(a) Leave-one-generator-out (frame-level, one face per image): each linear-probe recipe (the stage
+    probe, the spectrum probe) refitted with one family's fakes left out (``evaluate/generators.py``),
+    tested on every image of that family vs the held-out real photos, and the two fused by the max of
+    their scores standardised on each fold's validation reals. Unseen generators by construction.
 (b) Each ``--model`` (default: the still-image candidate and the shipped default) through
     ``evaluate_manifest`` (scan's face pipeline and rule): AUC of each family's held-out share vs the
     held-out reals (``seen`` = the model trained on that family's other images), and false alarms at
@@ -27,7 +28,7 @@ import cv2
 import numpy as np
 
 from fakelens.data.facecache import build_faceset
-from fakelens.evaluate.generators import family_of, leave_one_generator_out
+from fakelens.evaluate.generators import family_of, fused_folds, leave_one_generator_out
 from fakelens.evaluate.run import evaluate_manifest
 from fakelens.faces.pipeline import FaceConfig
 from fakelens.media import load_image
@@ -42,7 +43,8 @@ from fakelens.train.data import data_splits, load_faces
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-RECIPE = ROOT / "configs" / "models" / "probe-lite2-photos.yaml"
+RECIPE = ROOT / "configs" / "models" / "probe-lite2-photos.yaml"  # its split defines the held-out files
+LOGO_RECIPES = [RECIPE, ROOT / "configs" / "models" / "spectrum-photos.yaml"]
 
 
 WHOLE = "+whole"  # --model NAME+whole: scored with the whole picture too (scan --whole-image)
@@ -137,6 +139,22 @@ def model_table(name: str, reals, fakes, degraded, sources, out: Path) -> dict:
     return {"model": label, "threshold": detector.threshold, "auc": auc, "false_alarms": fa}
 
 
+def logo_folds(cfg: TrainConfig, reals: list[Path], fakes_split: dict) -> list:
+    """(a) for one linear-probe recipe: its own model, faces and pipeline options."""
+    face = FaceConfig.from_dict(cfg.face)
+    faces = load_faces(cfg.data, face)
+    every_fake = [p for part in ("train", "val", "dev", "final") for p in fakes_split[part]]
+    heldout = build_faceset(reals, face, cfg.data.cache_dir)  # held-out photos (as in (b))
+    all_fakes = build_faceset(every_fake, face, cfg.data.cache_dir)
+    # the recipe's own representation (its kwargs: e.g. the probe's stages without the last layer)
+    model = create_model(cfg.model.architecture, pretrained=True, drop_rate=0.0, **cfg.model.kwargs)
+    pre = Preprocess(cfg.model.input_size, tuple(cfg.model.mean), tuple(cfg.model.std))
+    opts = cfg.resolve_method()
+    return leave_one_generator_out(
+        model, pre, faces, heldout, all_fakes, opts.c_grid, opts.copies, video_share=opts.video_share
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=f"{DEFAULT_MODEL},{PREVIOUS_MODEL}")
@@ -159,18 +177,10 @@ def main() -> None:
     report = {"split": args.split, "recipe": str(RECIPE.relative_to(ROOT))}
 
     if not args.no_logo:
-        face = FaceConfig.from_dict(cfg.face)
-        faces = load_faces(cfg.data, face)
-        every_fake = [p for part in ("train", "val", "dev", "final") for p in fakes_split[part]]
-        heldout = build_faceset(reals, face, cfg.data.cache_dir)  # held-out photos (as in (b))
-        all_fakes = build_faceset(every_fake, face, cfg.data.cache_dir)
-        model = create_model(cfg.model.architecture, pretrained=True, drop_rate=0.0)
-        pre = Preprocess(cfg.model.input_size, tuple(cfg.model.mean), tuple(cfg.model.std))
-        opts = cfg.resolve_method()
-        folds = leave_one_generator_out(
-            model, pre, faces, heldout, all_fakes, opts.c_grid, opts.copies, video_share=opts.video_share
-        )
-        report["leave_one_generator_out"] = [f.__dict__ for f in folds]
+        runs = {r.stem: logo_folds(TrainConfig.from_yaml(r), reals, fakes_split) for r in LOGO_RECIPES}
+        runs["max of both, standardised"] = fused_folds(list(runs.values()))
+        report["leave_one_generator_out"] = [f.record() for f in runs[RECIPE.stem]]  # the default's probe
+        report["leave_one_generator_out_by_recipe"] = {k: [f.record() for f in v] for k, v in runs.items()}
 
     degraded = degraded_copies(reals, args.out / "degraded")
     tables = [
@@ -182,16 +192,14 @@ def main() -> None:
     print(
         f"\nheld-out split: {args.split} (reals by person within each source); frame-level, one face per image"
     )
-    if "leave_one_generator_out" in report:
-        print(
-            f"\n(a) leave-one-generator-out, {cfg.model.architecture} linear probe refitted per fold (unseen family)"
-        )
+    for name, folds in report.get("leave_one_generator_out_by_recipe", {}).items():
+        print(f"\n(a) leave-one-generator-out, {name}: linear probe refitted per fold (unseen family)")
         print(f"{'family held out':22} {'fakes':>5} {'reals':>5} {'AUC':>6} {'caught@5%FA':>11} {'C':>6}")
         for f in folds:
-            print(f"{f.family:22} {f.n_fake:5d} {f.n_real:5d} {f.auc:6.3f} {f.caught:11.2f} {f.chosen_c:6g}")
-        print(
-            f"{'mean':22} {'':5} {'':5} {np.mean([f.auc for f in folds]):6.3f}   (target: each >= 0.95, mean >= 0.97)"
-        )
+            counts = f"{f['family']:22} {f['n_fake']:5d} {f['n_real']:5d}"
+            print(f"{counts} {f['auc']:6.3f} {f['caught']:11.2f} {f['chosen_c']:6g}")
+        mean = np.mean([f["auc"] for f in folds])
+        print(f"{'mean':22} {'':5} {'':5} {mean:6.3f}   (target: each >= 0.95, mean >= 0.97)")
     print(
         "\n(b) shipped models on the held-out share (families the model trained on are 'seen'), AUC vs held-out reals"
     )

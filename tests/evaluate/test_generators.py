@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from fakelens.data.facecache import FaceSet
 from fakelens.evaluate.generators import family_of, leave_one_generator_out
@@ -57,3 +58,31 @@ def test_fake_family_falls_back_to_the_fake_s_folder():
 
     assert fake_family("/d/synthetic/gan/gpen-seg2face/x.png") == "GPEN"
     assert fake_family("data/video-synth/fake/lipsync/a_f00004.png") == "lipsync"
+
+
+def test_fused_folds_keep_each_members_strength():
+    """The max of standardised scores catches what either member catches, at the same false alarms."""
+    from fakelens.evaluate.generators import FoldResult, _fold, fused_folds
+
+    rng = np.random.default_rng(0)
+
+    def fold(fake_shift):
+        z = {
+            "val_real": rng.normal(size=200),
+            "real": rng.normal(size=100),
+            "fake": rng.normal(size=50) + fake_shift,
+        }
+        return _fold("GPEN", z, 0.1)
+
+    sees, blind = fold(4.0), fold(0.0)
+    (fused,) = fused_folds([[blind], [sees]])
+    assert blind.auc < 0.65 and sees.auc > 0.95
+    assert fused.auc > 0.9 and fused.caught > 0.8
+    assert (
+        isinstance(fused, FoldResult)
+        and fused.record()["family"] == "GPEN"
+        and "scores" not in fused.record()
+    )
+    other = _fold("SFHQ", {k: v[:10] for k, v in sees.scores.items()}, 0.1)
+    with pytest.raises(ValueError, match="same families"):
+        fused_folds([[sees], [other]])

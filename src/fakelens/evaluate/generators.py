@@ -10,7 +10,7 @@ recipe does) and reused by every fold, so the whole protocol costs one feature p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,6 +27,12 @@ class FoldResult:
     auc: float
     caught: float  # share of the family's fakes above the fold's threshold (5 % of val reals)
     chosen_c: float
+    # the fold's scores, standardised on its validation reals (val_real, real, fake): what fused_folds
+    # combines; not written to summaries
+    scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    def record(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "scores"}
 
 
 def leave_one_generator_out(
@@ -74,12 +80,34 @@ def leave_one_generator_out(
             if best is None or auc > best[0]:
                 best = (auc, c, clf)
         _, c, clf = best
-        threshold = np.quantile(clf.decision_function(x_val_real), 0.95)
-        real_s = clf.decision_function(x_test_real)
-        fake_s = clf.decision_function(x_test_fake[fam_all == family])
-        labels = np.r_[np.zeros(len(real_s)), np.ones(len(fake_s))].astype(int)
-        auc = binary_metrics(labels, np.r_[real_s, fake_s])["auc"]
-        results.append(
-            FoldResult(family, len(fake_s), len(real_s), auc, float((fake_s > threshold).mean()), c)
-        )
+        val_s = clf.decision_function(x_val_real)
+        mu, sd = float(val_s.mean()), float(val_s.std()) or 1.0
+        z = {
+            "val_real": (val_s - mu) / sd,
+            "real": (clf.decision_function(x_test_real) - mu) / sd,
+            "fake": (clf.decision_function(x_test_fake[fam_all == family]) - mu) / sd,
+        }
+        results.append(_fold(family, z, c))
     return results
+
+
+def _fold(family: str, z: dict[str, np.ndarray], c: float) -> FoldResult:
+    real_s, fake_s = z["real"], z["fake"]
+    threshold = np.quantile(z["val_real"], 0.95)
+    labels = np.r_[np.zeros(len(real_s)), np.ones(len(fake_s))].astype(int)
+    auc = binary_metrics(labels, np.r_[real_s, fake_s])["auc"]
+    return FoldResult(family, len(fake_s), len(real_s), auc, float((fake_s > threshold).mean()), c, z)
+
+
+def fused_folds(runs: list[list[FoldResult]]) -> list[FoldResult]:
+    """Several recipes' folds (same faces, same families) as one detector: per fold the largest of
+    the members' scores, each standardised on that fold's validation reals. The ensemble's ``max``
+    rule with each member's scale and offset set from reals alone: fitting them on fakes would need
+    fakes of the family the fold leaves out. ``chosen_c`` is the first member's."""
+    out = []
+    for folds in zip(*runs, strict=True):
+        if len({f.family for f in folds}) != 1 or len({len(f.scores["fake"]) for f in folds}) != 1:
+            raise ValueError("fused_folds needs the same families and faces in every run")
+        z = {k: np.max([f.scores[k] for f in folds], axis=0) for k in ("val_real", "real", "fake")}
+        out.append(_fold(folds[0].family, z, folds[0].chosen_c))
+    return out

@@ -224,7 +224,7 @@ class ProbeOptions(BaseModel):
 @register_method(
     "linear-probe",
     options=ProbeOptions,
-    architectures=("probe-effnet-*", "sbi-effnet-*", "effnet-*"),
+    architectures=("probe-effnet-*", "spectrum-probe", "sbi-effnet-*", "effnet-*"),
     requires=("forward_head", "head"),
 )
 class LinearProbe(Method):

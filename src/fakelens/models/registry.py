@@ -17,6 +17,7 @@ _ENTRIES: dict[str, str] = {
     "sbi-effnet-lite2": "fakelens.models.efficientnet:sbi_effnet_lite2",
     "probe-effnet-lite0": "fakelens.models.probe:probe_effnet_lite0",
     "probe-effnet-lite2": "fakelens.models.probe:probe_effnet_lite2",
+    "spectrum-probe": "fakelens.models.spectrum:spectrum_probe",
     "effnet-b0": "fakelens.models.efficientnet:effnet_b0",
     "effnet-b4": "fakelens.models.efficientnet:effnet_b4",
     "tiny-cnn": "fakelens.models.efficientnet:tiny_cnn",

@@ -139,13 +139,24 @@ def model_table(name: str, reals, fakes, degraded, sources, out: Path) -> dict:
     return {"model": label, "threshold": detector.threshold, "auc": auc, "false_alarms": fa}
 
 
-def logo_folds(cfg: TrainConfig, reals: list[Path], fakes_split: dict) -> list:
+def logo_faces(cfg: TrainConfig, reals: list[Path], fakes_split: dict, loaded: dict) -> tuple:
+    """The recipe's training faces, the held-out photos (as in (b)) and every fake; recipes with the
+    same data and face sections (the stage and spectrum probes) share one load."""
+    key = json.dumps([cfg.face, cfg.data.model_dump(mode="json")], sort_keys=True)
+    if key not in loaded:
+        face = FaceConfig.from_dict(cfg.face)
+        every_fake = [p for part in ("train", "val", "dev", "final") for p in fakes_split[part]]
+        loaded[key] = (
+            load_faces(cfg.data, face),
+            build_faceset(reals, face, cfg.data.cache_dir),
+            build_faceset(every_fake, face, cfg.data.cache_dir),
+        )
+    return loaded[key]
+
+
+def logo_folds(cfg: TrainConfig, reals: list[Path], fakes_split: dict, loaded: dict) -> list:
     """(a) for one linear-probe recipe: its own model, faces and pipeline options."""
-    face = FaceConfig.from_dict(cfg.face)
-    faces = load_faces(cfg.data, face)
-    every_fake = [p for part in ("train", "val", "dev", "final") for p in fakes_split[part]]
-    heldout = build_faceset(reals, face, cfg.data.cache_dir)  # held-out photos (as in (b))
-    all_fakes = build_faceset(every_fake, face, cfg.data.cache_dir)
+    faces, heldout, all_fakes = logo_faces(cfg, reals, fakes_split, loaded)
     # the recipe's own representation (its kwargs: e.g. the probe's stages without the last layer)
     model = create_model(cfg.model.architecture, pretrained=True, drop_rate=0.0, **cfg.model.kwargs)
     pre = Preprocess(cfg.model.input_size, tuple(cfg.model.mean), tuple(cfg.model.std))
@@ -177,7 +188,10 @@ def main() -> None:
     report = {"split": args.split, "recipe": str(RECIPE.relative_to(ROOT))}
 
     if not args.no_logo:
-        runs = {r.stem: logo_folds(TrainConfig.from_yaml(r), reals, fakes_split) for r in LOGO_RECIPES}
+        loaded: dict = {}
+        runs = {
+            r.stem: logo_folds(TrainConfig.from_yaml(r), reals, fakes_split, loaded) for r in LOGO_RECIPES
+        }
         runs["max of both, standardised"] = fused_folds(list(runs.values()))
         report["leave_one_generator_out"] = [f.record() for f in runs[RECIPE.stem]]  # the default's probe
         report["leave_one_generator_out_by_recipe"] = {k: [f.record() for f in v] for k, v in runs.items()}

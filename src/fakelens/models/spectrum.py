@@ -69,8 +69,9 @@ class SpectrumProbe(nn.Module):
         g = (x * self.grey).sum(dim=1)
         g = (g - g.mean(dim=(1, 2), keepdim=True)) * self.window
         c, s = self.cos, self.sin
-        real = c @ g @ c - s @ g @ s  # the DFT matrices are symmetric: W = C - iS, X = W g W
-        imag = c @ g @ s + s @ g @ c  # (up to sign, which the power drops)
+        cg, sg = c @ g, s @ g  # the DFT matrices are symmetric: W = C - iS, X = W g W
+        real = cg @ c - sg @ s
+        imag = cg @ s + sg @ c  # (up to sign, which the power drops)
         power = (real * real + imag * imag).flatten(1)
         log_ring = torch.log(power @ self.ring_mean + 1e-8)
         return log_ring - log_ring[:, : self.reference_bins].mean(dim=1, keepdim=True)
